@@ -1,0 +1,285 @@
+"""The configuration model: what the parsers produce and what workers receive.
+
+Everything here is a msgspec Struct so that the master can hand the whole
+validated configuration to a fresh worker interpreter as one msgpack blob.
+Durations are integers in milliseconds, sizes integers in bytes. ``None``
+means "not set": the consumer applies HAProxy's default.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import Struct, field
+
+
+class Source(Struct, frozen=True):
+    """Where a keyword came from, for messages: ``file:line``."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# --------------------------------------------------------------------------- HAProxy side
+
+
+class Bind(Struct):
+    """One address of a ``bind`` line (a line may list several, comma-separated)."""
+
+    host: str  # "" = every address (":80"); "0.0.0.0", "::", "127.0.0.1", "::1", …
+    port: int
+    source: Source
+    v4v6: bool = False  # "::" also accepts IPv4 (bind option v4v6)
+    v6only: bool = False  # bind option v6only
+    name: str = ""  # bind option name
+    backlog: int | None = None  # bind option backlog
+
+    def key(self) -> str:
+        """Identity of the listening socket: same key across reloads = same socket."""
+        return f"{self.host}|{self.port}|{int(self.v4v6)}|{int(self.v6only)}"
+
+
+class Server(Struct):
+    name: str
+    host: str
+    port: int
+    source: Source
+    weight: int = 1  # 0..256
+    maxconn: int = 0  # 0 = no limit
+    backup: bool = False
+    disabled: bool = False
+
+
+class Timeouts(Struct):
+    connect: int | None = None
+    client: int | None = None
+    server: int | None = None
+    tunnel: int | None = None
+    queue: int | None = None
+    check: int | None = None
+    http_request: int | None = None
+    http_keep_alive: int | None = None
+    client_fin: int | None = None
+    server_fin: int | None = None
+
+
+class UseBackend(Struct):
+    backend: str
+    source: Source
+    # The condition as written ("if"/"unless" + words); the ACL issue compiles it.
+    # In the foundation only unconditional use_backend is accepted.
+    condition: list[str] = field(default_factory=list)
+
+
+ProxyKind = Literal["frontend", "backend", "listen"]
+
+
+class Proxy(Struct):
+    """A frontend, backend or listen section, with its defaults section already applied."""
+
+    name: str
+    kind: ProxyKind
+    source: Source
+    mode: Literal["tcp", "http"] = "tcp"
+    disabled: bool = False
+    # frontend side
+    binds: list[Bind] = field(default_factory=list)
+    maxconn: int | None = None  # None = unset (frontends then follow global maxconn)
+    default_backend: str | None = None
+    use_backends: list[UseBackend] = field(default_factory=list)
+    # backend side
+    servers: list[Server] = field(default_factory=list)
+    balance: str = "roundrobin"
+    balance_args: list[str] = field(default_factory=list)  # words after the algorithm
+    retries: int = 3
+    redispatch: bool = False  # option redispatch
+    # both
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    description: str | None = None
+
+    @property
+    def has_frontend(self) -> bool:
+        return self.kind in ("frontend", "listen")
+
+    @property
+    def has_backend(self) -> bool:
+        return self.kind in ("backend", "listen")
+
+
+class StatsSocket(Struct):
+    path: str
+    source: Source
+    mode: int | None = None  # file mode, e.g. 0o600
+    level: Literal["user", "operator", "admin"] = "admin"
+    uid: int | None = None
+    gid: int | None = None
+
+
+class Global(Struct):
+    daemon: bool = False
+    pidfile: str | None = None
+    user: str | None = None
+    group: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    chroot: str | None = None
+    maxconn: int | None = None
+    ulimit_n: int | None = None
+    nbthread: int | None = None  # in lb: the number of worker processes
+    hard_stop_after: int | None = None  # ms
+    node: str | None = None
+    description: str | None = None
+    stats_sockets: list[StatsSocket] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- keepalived side
+# Parsed faithfully now; behaviour arrives with the VRRP and health-check issues.
+
+
+class VrrpScript(Struct):
+    name: str
+    source: Source
+    script: str = ""
+    interval: int = 1000  # ms
+    timeout: int | None = None  # ms
+    weight: int = 0
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+    group: str | None = None
+
+
+class VirtualAddress(Struct):
+    """One line of virtual_ipaddress: ``ADDR[/PREFIX] [dev IF] [label L] [scope S] …``."""
+
+    address: str  # "192.168.22.249/24" (prefix kept as written, /32 or /128 if absent)
+    source: Source
+    dev: str | None = None
+    label: str | None = None
+    scope: str | None = None
+    brd: str | None = None
+
+
+class TrackScript(Struct):
+    name: str
+    source: Source
+    weight: int | None = None  # overrides the script's weight when set
+
+
+class TrackInterface(Struct):
+    name: str
+    source: Source
+    weight: int | None = None
+
+
+class VrrpInstance(Struct):
+    name: str
+    source: Source
+    state: Literal["MASTER", "BACKUP"] = "BACKUP"
+    interface: str = ""
+    virtual_router_id: int = 0
+    priority: int = 100
+    advert_int: int = 1000  # ms
+    version: int | None = None  # vrrp_version
+    auth_type: Literal["PASS", "AH"] | None = None
+    auth_pass: str | None = None
+    virtual_ipaddress: list[VirtualAddress] = field(default_factory=list)
+    virtual_ipaddress_excluded: list[VirtualAddress] = field(default_factory=list)
+    track_interface: list[TrackInterface] = field(default_factory=list)
+    track_script: list[TrackScript] = field(default_factory=list)
+    nopreempt: bool = False
+    preempt_delay: int = 0  # ms
+    garp_master_delay: int = 5000  # ms
+    garp_master_repeat: int = 5
+    garp_master_refresh: int = 0  # ms, 0 = off
+    unicast_src_ip: str | None = None
+    unicast_peer: list[str] = field(default_factory=list)
+    use_vmac: bool = False
+    notify_master: str | None = None
+    notify_backup: str | None = None
+    notify_fault: str | None = None
+    notify_stop: str | None = None
+    notify: str | None = None
+    smtp_alert: bool = False
+
+
+class VrrpSyncGroup(Struct):
+    name: str
+    source: Source
+    group: list[str] = field(default_factory=list)
+    notify_master: str | None = None
+    notify_backup: str | None = None
+    notify_fault: str | None = None
+    notify: str | None = None
+    smtp_alert: bool = False
+
+
+class RealServer(Struct):
+    host: str
+    port: int
+    source: Source
+    weight: int = 1
+    # The raw check blocks (TCP_CHECK, HTTP_GET, MISC_CHECK, …): keyword → list of
+    # (keyword, args) pairs. The health-check issue gives them behaviour.
+    checks: list[KeepalivedBlock] = field(default_factory=list)
+
+
+class KeepalivedBlock(Struct):
+    """A generic keepalived ``keyword args { … }`` block, kept as parsed."""
+
+    keyword: str
+    source: Source
+    args: list[str] = field(default_factory=list)
+    children: list[KeepalivedBlock] = field(default_factory=list)
+
+
+class VirtualServer(Struct):
+    host: str  # address, or "fwmark N" / "group NAME" as written
+    port: int
+    source: Source
+    lb_algo: str = "wrr"
+    lb_kind: str = "NAT"
+    protocol: str = "TCP"
+    delay_loop: int = 60000  # ms
+    persistence_timeout: int | None = None
+    real_servers: list[RealServer] = field(default_factory=list)
+
+
+class GlobalDefs(Struct):
+    router_id: str | None = None
+    notification_email: list[str] = field(default_factory=list)
+    notification_email_from: str | None = None
+    smtp_server: str | None = None
+    smtp_connect_timeout: int | None = None  # ms
+    enable_script_security: bool = False
+    script_user: str | None = None
+
+
+class Keepalived(Struct):
+    global_defs: GlobalDefs = field(default_factory=GlobalDefs)
+    vrrp_scripts: list[VrrpScript] = field(default_factory=list)
+    vrrp_instances: list[VrrpInstance] = field(default_factory=list)
+    vrrp_sync_groups: list[VrrpSyncGroup] = field(default_factory=list)
+    virtual_servers: list[VirtualServer] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+class Config(Struct):
+    files: list[str] = field(default_factory=list)
+    global_: Global = field(default_factory=Global, name="global")
+    proxies: list[Proxy] = field(default_factory=list)  # file order
+    keepalived: Keepalived | None = None
+
+    def frontends(self) -> list[Proxy]:
+        return [p for p in self.proxies if p.has_frontend and not p.disabled]
+
+    def backend(self, name: str) -> Proxy | None:
+        for p in self.proxies:
+            if p.has_backend and p.name == name:
+                return p
+        return None

@@ -1,0 +1,1 @@
+"""Statistics: the shared-memory region, counters, and (later) their renderers."""

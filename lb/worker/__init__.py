@@ -1,0 +1,1 @@
+"""Worker processes: uvloop, the L4 relay, (later) the L7 protocols."""

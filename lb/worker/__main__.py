@@ -1,0 +1,5 @@
+import sys
+
+from lb.worker.main import main
+
+sys.exit(main())

@@ -1,0 +1,257 @@
+"""One proxied TCP connection: connect to a server (retries, redispatch), then
+two independent directions, each pumped socket → pipe → socket by the native
+splice helper, with half-close carried across.
+
+Raw fds with add_reader/add_writer, because the bytes never enter Python; every
+reader/writer is removed before its fd is closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from typing import TYPE_CHECKING
+
+from lb._native import SplicePump, Stop
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from lb.worker.backends import Backend, ServerTarget
+    from lb.worker.worker import Frontend, Worker
+
+_SRC_AGAIN = int(Stop.SRC_AGAIN)
+_DST_AGAIN = int(Stop.DST_AGAIN)
+_EOF = int(Stop.EOF)
+_BUDGET = int(Stop.BUDGET)
+
+# SO_LINGER with a zero timeout: close() sends RST, telling the peer the
+# exchange was aborted rather than finished.
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+# Direction states
+_IDLE = 0  # nothing registered (between events)
+_READING = 1  # reader on the source
+_WRITING = 2  # writer on the destination: the pump holds bytes
+_DONE = 3  # source finished, destination shut down for writing
+
+
+class Direction:
+    """Bytes flowing one way; flow control is the pump's DST_AGAIN."""
+
+    __slots__ = ("dst", "dst_fd", "loop", "pump", "session", "src_fd", "state")
+
+    def __init__(
+        self, session: TcpSession, src: socket.socket, dst: socket.socket, pump: SplicePump
+    ) -> None:
+        self.session = session
+        self.loop = session.loop
+        self.src_fd = src.fileno()
+        self.dst_fd = dst.fileno()
+        self.dst = dst
+        self.pump = pump
+        self.state = _IDLE
+
+    def start(self) -> None:
+        self.loop.add_reader(self.src_fd, self.on_readable)
+        self.state = _READING
+
+    def on_readable(self) -> None:
+        self._pump()
+
+    def on_writable(self) -> None:
+        self.loop.remove_writer(self.dst_fd)
+        self.state = _IDLE
+        self._pump()
+
+    def _pump(self) -> None:
+        session = self.session
+        session.active = session.worker.clock
+        _moved, stop = self.pump.run()
+        if stop in (_SRC_AGAIN, _BUDGET):
+            if self.state != _READING:
+                self.loop.add_reader(self.src_fd, self.on_readable)
+                self.state = _READING
+            return
+        if self.state == _READING:
+            self.loop.remove_reader(self.src_fd)
+        if stop == _DST_AGAIN:
+            self.loop.add_writer(self.dst_fd, self.on_writable)
+            self.state = _WRITING
+        elif stop == _EOF:
+            self.state = _DONE
+            try:
+                self.dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the peer is already gone; the other direction will notice
+            session.direction_done()
+        else:
+            self.state = _IDLE
+            session.close(abort=True)
+
+    def stop(self) -> None:
+        if self.state == _READING:
+            self.loop.remove_reader(self.src_fd)
+        elif self.state == _WRITING:
+            self.loop.remove_writer(self.dst_fd)
+        self.state = _DONE
+        self.pump.close()
+
+
+class TcpSession:
+    """A client connection and, once connected, its server connection."""
+
+    __slots__ = (
+        "active",
+        "backend",
+        "client",
+        "closed",
+        "connect_timer",
+        "down",
+        "frontend",
+        "idle_limit",
+        "loop",
+        "retries_left",
+        "server",
+        "server_sock",
+        "target",
+        "up",
+        "worker",
+    )
+
+    def __init__(
+        self, worker: Worker, frontend: Frontend, backend: Backend, client: socket.socket
+    ) -> None:
+        self.worker = worker
+        self.loop: asyncio.AbstractEventLoop = worker.loop
+        self.frontend = frontend
+        self.backend = backend
+        self.client = client
+        self.server_sock: socket.socket | None = None
+        self.target: ServerTarget | None = None
+        self.up: Direction | None = None  # client → server
+        self.down: Direction | None = None  # server → client
+        self.connect_timer: asyncio.TimerHandle | None = None
+        self.retries_left = backend.retries
+        self.closed = False
+        self.active = worker.clock
+        # Until the server answers the client's side is bounded by timeout connect
+        # (and the retries); after that by the frontend's idle limit.
+        self.idle_limit = 0.0
+
+    # ------------------------------------------------------------------ connect
+
+    def start(self) -> None:
+        target = self.backend.pick()
+        if target is None:
+            self.close(abort=False)  # no usable server: HAProxy closes the client
+            return
+        self.connect(target)
+
+    def connect(self, target: ServerTarget) -> None:
+        if self.closed:
+            return
+        self.target = target
+        sock = socket.socket(target.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server_sock = sock
+        err = sock.connect_ex(target.address)
+        if err == errno.EINPROGRESS:
+            self.loop.add_writer(sock.fileno(), self._on_connect_writable)
+            self.connect_timer = self.loop.call_later(
+                self.backend.connect_timeout, self._on_connect_timeout
+            )
+        elif err == 0:
+            self._established()
+        else:
+            self._connect_failed()
+
+    def _on_connect_writable(self) -> None:
+        sock = self.server_sock
+        assert sock is not None
+        self.loop.remove_writer(sock.fileno())
+        if self.connect_timer is not None:
+            self.connect_timer.cancel()
+            self.connect_timer = None
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            self._connect_failed()
+        else:
+            self._established()
+
+    def _on_connect_timeout(self) -> None:
+        self.connect_timer = None
+        sock = self.server_sock
+        if sock is not None:
+            self.loop.remove_writer(sock.fileno())
+        self._connect_failed()
+
+    def _connect_failed(self) -> None:
+        if self.server_sock is not None:
+            self.server_sock.close()
+            self.server_sock = None
+        if self.retries_left <= 0:
+            self.close(abort=False)
+            return
+        self.retries_left -= 1
+        backend = self.backend
+        if backend.redispatch and self.retries_left == 0:
+            # HAProxy's `option redispatch`: the last retry goes to another server, at once.
+            self.connect(backend.pick(avoid=self.target) or self.target)  # type: ignore[arg-type]
+        else:
+            # A server that refused may be restarting: wait a little before the
+            # same server again (HAProxy's turn-around timer).
+            delay = min(backend.connect_timeout, 1.0)
+            self.connect_timer = self.loop.call_later(delay, self._retry_same)
+
+    def _retry_same(self) -> None:
+        self.connect_timer = None
+        assert self.target is not None
+        self.connect(self.target)
+
+    # ------------------------------------------------------------------ relay
+
+    def _established(self) -> None:
+        client, server = self.client, self.server_sock
+        assert server is not None
+        pool = self.worker.pipes
+        self.up = Direction(
+            self, client, server, SplicePump(client.fileno(), server.fileno(), pool)
+        )
+        self.down = Direction(
+            self, server, client, SplicePump(server.fileno(), client.fileno(), pool)
+        )
+        self.idle_limit = self.frontend.idle_timeout
+        self.active = self.worker.clock
+        self.up.start()
+        self.down.start()
+
+    def direction_done(self) -> None:
+        up, down = self.up, self.down
+        if up is not None and down is not None and up.state == _DONE and down.state == _DONE:
+            self.close(abort=False)
+
+    def close(self, abort: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.connect_timer is not None:
+            self.connect_timer.cancel()
+            self.connect_timer = None
+        if self.up is not None:
+            self.up.stop()
+        if self.down is not None:
+            self.down.stop()
+        elif self.server_sock is not None:
+            self.loop.remove_writer(self.server_sock.fileno())  # still connecting
+        for sock in (self.client, self.server_sock):
+            if sock is None:
+                continue
+            if abort:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                except OSError:
+                    pass
+            sock.close()
+        self.worker.session_closed(self)

@@ -1,0 +1,269 @@
+"""The worker: accepts on its own SO_REUSEPORT sockets and relays TCP sessions.
+
+Limits (global and frontend maxconn) live in shared memory, so they hold for
+the whole daemon. A worker that finds a limit reached stops accepting for a
+moment: the connection waits in the kernel's backlog instead of being refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING
+
+from lb import log
+from lb._native import PipePool
+from lb.stats.shm import GaugeNames, SharedRegion
+from lb.worker.backends import Backend, ServerTarget
+from lb.worker.boot import WorkerBoot
+from lb.worker.tcp_session import TcpSession
+
+if TYPE_CHECKING:
+    from lb.config.model import Proxy
+
+ACCEPT_BATCH = (
+    32  # accepts per readiness event: enough to drain a burst, little enough to stay fair
+)
+LIMIT_RETRY = 0.02  # s between looks at a full limit; a local close looks at once
+
+
+class Listener:
+    __slots__ = ("accepting", "fd", "frontend", "sock")
+
+    def __init__(self, frontend: Frontend, fd: int) -> None:
+        self.frontend = frontend
+        self.sock = socket.socket(fileno=fd)
+        self.sock.setblocking(False)
+        self.fd = fd
+        self.accepting = False
+
+
+class Frontend:
+    __slots__ = (
+        "backend",
+        "cum_index",
+        "cur_index",
+        "idle_timeout",
+        "listeners",
+        "maxconn",
+        "name",
+        "paused",
+    )
+
+    def __init__(
+        self,
+        proxy: Proxy,
+        backend: Backend | None,
+        region: SharedRegion,
+        gauges: dict[str, int],
+    ) -> None:
+        self.name = proxy.name
+        self.backend = backend
+        self.listeners: list[Listener] = []
+        self.maxconn = proxy.maxconn or 0
+        self.cur_index = region.counter_index(gauges[GaugeNames.frontend_cur_conns(proxy.name)])
+        self.cum_index = region.counter_index(gauges[GaugeNames.frontend_cum_conns(proxy.name)])
+        self.paused = False
+        self.idle_timeout = _idle_timeout(proxy, backend)
+
+
+def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
+    """Seconds of silence after which an established session is closed (0 = never).
+
+    In tcp mode bytes moving either way refresh both sides, so the tighter of
+    ``timeout client`` and ``timeout server`` applies; ``timeout tunnel``, once
+    set, replaces both as HAProxy does for established tunnels.
+    """
+    tunnel = backend.tunnel_timeout if backend is not None else None
+    if tunnel is None:
+        tunnel = frontend.timeouts.tunnel
+    if tunnel is not None:
+        return tunnel / 1000.0
+    server = backend.server_timeout if backend is not None else None
+    candidates = [v for v in (frontend.timeouts.client, server) if v]
+    return min(candidates) / 1000.0 if candidates else 0.0
+
+
+class Worker:
+    def __init__(self, boot: WorkerBoot, loop: asyncio.AbstractEventLoop) -> None:
+        self.boot = boot
+        self.loop = loop
+        self.slot = boot.slot
+        self.generation = boot.generation
+        self.region = SharedRegion.attach(boot.shm_fd)
+        self.counters = self.region.counters
+        gauges = boot.gauges
+        self.global_cur = self.region.counter_index(gauges[GaugeNames.GLOBAL_CUR_CONNS])
+        self.global_cum = self.region.counter_index(gauges[GaugeNames.GLOBAL_CUM_CONNS])
+        self.maxconn = boot.maxconn
+        self.pipes = PipePool()
+        self.sessions: set[TcpSession] = set()
+        self.clock = loop.time()
+        self.stopping = False
+        self.globally_paused = False
+        self.backends = self._compile_backends()
+        self.frontends = self._compile_frontends()
+        self.tick = _tick_interval(self.frontends)
+        self._resume_handle: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ setup
+
+    def _compile_backends(self) -> dict[str, Backend]:
+        backends: dict[str, Backend] = {}
+        for proxy in self.boot.config.proxies:
+            if not proxy.has_backend:
+                continue
+            targets = []
+            for i, server in enumerate(proxy.servers):
+                family, host, port = self.boot.server_addrs[f"{proxy.name}/{server.name}"]
+                index = self.region.counter_index(
+                    self.boot.gauges[GaugeNames.server_cur_conns(proxy.name, server.name)]
+                )
+                targets.append(ServerTarget(i, proxy.name, server, family, (host, port), index))
+            backends[proxy.name] = Backend(proxy, targets)
+        return backends
+
+    def _compile_frontends(self) -> dict[str, Frontend]:
+        frontends: dict[str, Frontend] = {}
+        for proxy in self.boot.config.frontends():
+            # The first unconditional use_backend wins, else default_backend.
+            name = proxy.use_backends[0].backend if proxy.use_backends else proxy.default_backend
+            if name is None and proxy.kind == "listen":
+                name = proxy.name
+            backend = self.backends.get(name) if name else None
+            frontends[proxy.name] = Frontend(proxy, backend, self.region, self.boot.gauges)
+        for lfd in self.boot.listeners:
+            frontend = frontends[lfd.frontend]
+            frontend.listeners.append(Listener(frontend, lfd.fd))
+        return frontends
+
+    # ------------------------------------------------------------------ life
+
+    def start(self) -> None:
+        for frontend in self.frontends.values():
+            self._listen(frontend)
+        self.loop.call_later(self.tick, self._on_tick)
+
+    def graceful_stop(self) -> None:
+        """Stop accepting; finish the sessions in flight; then exit."""
+        if self.stopping:
+            return
+        self.stopping = True
+        for frontend in self.frontends.values():
+            self._unlisten(frontend)
+            for listener in frontend.listeners:
+                # Only this process's descriptor: the master keeps the socket open,
+                # so connections waiting in the backlog stay for the next worker.
+                listener.sock.close()
+        self._maybe_exit()
+
+    def fast_stop(self) -> None:
+        self.stopping = True
+        for frontend in self.frontends.values():
+            self._unlisten(frontend)
+        for session in list(self.sessions):
+            session.close(abort=True)
+        self.loop.stop()
+
+    def _maybe_exit(self) -> None:
+        if self.stopping and not self.sessions:
+            self.loop.stop()
+
+    def _on_tick(self) -> None:
+        self.clock = now = self.loop.time()
+        for session in [s for s in self.sessions if s.idle_limit and now - s.active > s.idle_limit]:
+            session.close(abort=False)
+        self.loop.call_later(self.tick, self._on_tick)
+
+    # ------------------------------------------------------------------ accept
+
+    def _listen(self, frontend: Frontend) -> None:
+        if self.stopping:
+            return
+        for listener in frontend.listeners:
+            if not listener.accepting:
+                self.loop.add_reader(listener.fd, self._on_acceptable, listener)
+                listener.accepting = True
+
+    def _unlisten(self, frontend: Frontend) -> None:
+        for listener in frontend.listeners:
+            if listener.accepting:
+                self.loop.remove_reader(listener.fd)
+                listener.accepting = False
+
+    def _on_acceptable(self, listener: Listener) -> None:
+        frontend = listener.frontend
+        counters = self.counters
+        for _ in range(ACCEPT_BATCH):
+            if not counters.try_acquire(self.global_cur, self.maxconn):
+                self._pause(frontend=None)
+                return
+            if frontend.maxconn and not counters.try_acquire(frontend.cur_index, frontend.maxconn):
+                counters.release(self.global_cur)
+                self._pause(frontend)
+                return
+            try:
+                client, _addr = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                self._release(frontend)
+                return
+            except OSError as exc:  # EMFILE and friends: back off instead of spinning
+                self._release(frontend)
+                log.warning(f"accept on frontend '{frontend.name}' failed: {exc}")
+                self._pause(frontend)
+                return
+            if not frontend.maxconn:
+                counters.add(frontend.cur_index, 1)
+            counters.add(self.global_cum, 1)
+            counters.add(frontend.cum_index, 1)
+            backend = frontend.backend
+            if backend is None:
+                client.close()  # no backend for this connection: HAProxy closes it
+                self._release(frontend)
+                continue
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            session = TcpSession(self, frontend, backend, client)
+            self.sessions.add(session)
+            session.start()
+
+    def _release(self, frontend: Frontend) -> None:
+        self.counters.release(self.global_cur)
+        self.counters.release(frontend.cur_index)
+
+    def session_closed(self, session: TcpSession) -> None:
+        self.sessions.discard(session)
+        self._release(session.frontend)
+        if self._resume_handle is not None:
+            self._resume_handle.cancel()
+            self._resume()
+        self._maybe_exit()
+
+    # ------------------------------------------------------------------ limits
+
+    def _pause(self, frontend: Frontend | None) -> None:
+        """A limit is full: stop accepting (globally or on one frontend) and look again soon."""
+        if frontend is None:
+            self.globally_paused = True
+            for fe in self.frontends.values():
+                self._unlisten(fe)
+        else:
+            frontend.paused = True
+            self._unlisten(frontend)
+        if self._resume_handle is None:
+            self._resume_handle = self.loop.call_later(LIMIT_RETRY, self._resume)
+
+    def _resume(self) -> None:
+        self._resume_handle = None
+        self.globally_paused = False
+        for frontend in self.frontends.values():
+            frontend.paused = False
+            self._listen(frontend)
+
+
+def _tick_interval(frontends: dict[str, Frontend]) -> float:
+    """How often idle sessions are looked at: a quarter of the tightest timeout, 50 ms to 1 s."""
+    limits = [fe.idle_timeout for fe in frontends.values() if fe.idle_timeout]
+    if not limits:
+        return 1.0
+    return max(0.05, min(1.0, min(limits) / 4))
