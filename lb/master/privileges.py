@@ -79,14 +79,17 @@ def drop_capabilities() -> None:
             return
     # SETPCAP was needed for the drops above; it goes last.
     libc.prctl(_PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0)
-    mask = [0, 0]
-    for cap in KEPT:
-        mask[cap // 32] |= 1 << (cap % 32)
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    current = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), current) != 0:
+        log.warning(f"cannot read capabilities: {os.strerror(ctypes.get_errno())}")
+        return
     data = (_CapData * 2)()
-    for i in range(2):
-        data[i].effective = data[i].permitted = mask[i]
-        data[i].inheritable = 0
+    for cap in KEPT:
+        bit = 1 << (cap % 32)
+        if current[cap // 32].permitted & bit:  # a container may not have given us all of them
+            data[cap // 32].effective |= bit
+            data[cap // 32].permitted |= bit
     if libc.capset(ctypes.byref(header), data) != 0:
         log.warning(f"cannot reduce capabilities: {os.strerror(ctypes.get_errno())}")
 
