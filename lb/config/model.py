@@ -253,9 +253,11 @@ class GlobalDefs(Struct):
     notification_email: list[str] = field(default_factory=list)
     notification_email_from: str | None = None
     smtp_server: str | None = None
+    smtp_server_port: int | None = None  # "smtp_server IP [PORT]"
     smtp_connect_timeout: int | None = None  # ms
     enable_script_security: bool = False
     script_user: str | None = None
+    script_group: str | None = None  # "script_user USER [GROUP]"
 
 
 class Keepalived(Struct):

@@ -1,0 +1,691 @@
+"""The HAProxy-syntax parser: lines → ``Global`` and ``Proxy`` objects.
+
+One ``HaproxyParser`` reads every HAProxy-syntax file of a load, in order (a
+``defaults`` section carries over from one file to the next, as in HAProxy),
+then ``finish()`` runs the cross-checks of ``haproxy_validate``.
+
+What each keyword is (supported, not yet, rejected, allowed where) comes from
+``keywords``; this module only holds the code of the supported ones.
+"""
+
+from __future__ import annotations
+
+import grp
+import pwd
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from msgspec import structs
+
+from lb.config import keywords as kw
+from lb.config.addresses import AddressError, AddressNotYet, parse_address
+from lb.config.haproxy_lexer import iter_lines, lex_line
+from lb.config.keywords import Keyword, Status
+from lb.config.model import Bind, Global, Proxy, Server, Source, StatsSocket, Timeouts, UseBackend
+from lb.config.report import Reporter
+from lb.config.units import parse_int, parse_time
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]+")
+_MAX_INT = 2**31 - 1
+
+# Fields a proxy inherits from its defaults section, by capability (as HAProxy
+# presets a new proxy: the frontend side only takes client-side settings).
+_FRONTEND_TIMEOUTS = ("client", "client_fin", "http_request", "http_keep_alive")
+_BACKEND_TIMEOUTS = (
+    "connect",
+    "server",
+    "queue",
+    "check",
+    "tunnel",
+    "server_fin",
+    "http_request",
+    "http_keep_alive",
+)
+
+
+@dataclass
+class ProxyDraft:
+    """A proxy (or defaults section) being parsed, with what validation needs later."""
+
+    proxy: Proxy
+    section: str  # "defaults", "frontend", "listen", "backend"
+    default_backend_source: Source | None = None
+    uses_stats: bool = False  # a listen serving the stats page needs no server
+    server_names: set[str] = field(default_factory=set)
+
+
+Handler = Callable[["HaproxyParser", ProxyDraft, str, list[str], Source], None]
+GlobalHandler = Callable[["HaproxyParser", list[str], Source], None]
+
+
+class HaproxyParser:
+    def __init__(self, reporter: Reporter, environ: Mapping[str, str]) -> None:
+        self.report = reporter
+        self.environ = environ
+        self.global_ = Global()
+        self.drafts: list[ProxyDraft] = []  # proxies, file order
+        self._defaults: dict[str, ProxyDraft] = {}  # named defaults sections
+        self._last_defaults: ProxyDraft | None = None
+        self._section: str | None = None  # None = before any section
+        self._current: ProxyDraft | None = None
+
+    # ------------------------------------------------------------------ driving
+
+    def feed(self, path: str, text: str) -> None:
+        """Parse one file. Sections never span files."""
+        self._section, self._current = None, None
+        for lineno, line in iter_lines(text):
+            src = Source(path, lineno)
+            lexed = lex_line(line, self.environ)
+            for warning in lexed.warnings:
+                self.report.warning(src, warning)
+            if lexed.error:
+                self.report.alert(src, lexed.error)
+                continue
+            if lexed.words:
+                self._line(lexed.words, src)
+        self._close_section()
+
+    def _line(self, words: list[str], src: Source) -> None:
+        word = words[0]
+        if word in kw.SECTIONS:
+            self._open_section(words, src)
+        elif word.startswith("."):
+            self.report.not_yet(src, word, "conditional blocks and directives")
+        elif self._section is None:
+            self.report.alert(src, f"unknown keyword '{word}' out of section")
+        elif self._section == "global":
+            self._global_line(words, src)
+        elif self._current is not None:
+            self._proxy_line(self._current, words, src)
+        # else: inside a section lb skips (reported once at its first line)
+
+    # ------------------------------------------------------------------ sections
+
+    def _open_section(self, words: list[str], src: Source) -> None:
+        self._close_section()
+        name = words[0]
+        entry = kw.SECTIONS[name]
+        self._section = name
+        if entry.status is Status.NOT_YET:
+            self.report.not_yet(src, name, "section")
+            return
+        if name == "global":
+            if len(words) > 1:
+                self.report.alert(src, f"unexpected argument '{words[1]}' after 'global'")
+            return
+        self._current = self._new_draft(name, words[1:], src)
+
+    def _close_section(self) -> None:
+        cur = self._current
+        if cur is not None and cur.section == "defaults":
+            self._last_defaults = cur
+        self._current = None
+
+    def _new_draft(self, section: str, args: list[str], src: Source) -> ProxyDraft | None:
+        name = ""
+        from_name: str | None = None
+        rest = list(args)
+        if rest and rest[0] != "from":
+            name = rest.pop(0)
+        if rest[:1] == ["from"]:
+            if len(rest) < 2:
+                self.report.alert(
+                    src, f"'from' expects the name of a defaults section in '{section}'"
+                )
+                rest = []
+            else:
+                from_name, rest = rest[1], rest[2:]
+        if rest:
+            self.report.alert(
+                src,
+                f"unexpected argument '{rest[0]}' in '{section}' line"
+                + ("" if section == "defaults" else "; addresses go on a 'bind' line"),
+            )
+        if not name and section != "defaults":
+            self.report.alert(src, f"'{section}' expects a name")
+            return None
+        if name and not _NAME_RE.fullmatch(name):
+            bad = next(c for c in name if not _NAME_RE.fullmatch(c))
+            self.report.alert(src, f"character '{bad}' is not permitted in {section} name '{name}'")
+
+        # A proxy starts from the last defaults section; a defaults section starts
+        # afresh (HAProxy resets every setting there) unless it says "from".
+        base = None if section == "defaults" else self._last_defaults
+        if from_name is not None:
+            base = self._defaults.get(from_name)
+            if base is None:
+                self.report.alert(src, f"unable to find defaults section '{from_name}'")
+
+        kind = "backend" if section == "defaults" else section
+        draft = ProxyDraft(Proxy(name=name, kind=kind, source=src), section)  # type: ignore[arg-type]
+        if base is not None:
+            _inherit(draft, base)
+        if section == "defaults":
+            if name:
+                self._defaults[name] = draft
+        else:
+            self.drafts.append(draft)
+        return draft
+
+    # ------------------------------------------------------------------ global
+
+    def _global_line(self, words: list[str], src: Source) -> None:
+        name, args = words[0], words[1:]
+        if name == "stats" and args:
+            name, args = f"stats {args[0]}", args[1:]
+        entry = kw.GLOBAL_KEYWORDS.get(name)
+        if entry is None:
+            entry = next((e for p, e in kw.GLOBAL_PREFIXES.items() if name.startswith(p)), None)
+            if entry is not None:
+                self.report.not_yet(src, name)
+                return
+            self.report.alert(src, f"unknown keyword '{name}' in 'global' section")
+            return
+        if self.report_status(entry, name, src):
+            return
+        _GLOBAL_HANDLERS[name](self, args, src)
+
+    def report_status(self, entry: Keyword, name: str, src: Source) -> bool:
+        """Report what the keyword's status calls for; True when there is nothing to parse."""
+        if entry.status is Status.REJECTED:
+            self.report.alert(src, f"'{name}' is not accepted: {entry.note}")
+            return True
+        if entry.status is Status.IGNORED:
+            self.report.warning(src, f"'{name}' is accepted but ignored: {entry.note}")
+            return True
+        if entry.status is Status.NOT_YET:
+            self.report.not_yet(src, name)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ proxies
+
+    def _proxy_line(self, draft: ProxyDraft, words: list[str], src: Source) -> None:
+        section = draft.section
+        prefix = ""
+        if words[0] in ("no", "default") and words[1:2] == ["option"]:
+            prefix, words = words[0], words[1:]
+        first = words[0]
+        entry: Keyword | None
+        if first in kw.PROXY_FAMILIES:
+            if len(words) < 2:
+                self.report.alert(src, f"'{first}' expects an argument")
+                return
+            name = f"{first} {words[1]}"
+            args = words[2:]
+            table = {"option": kw.OPTIONS, "timeout": kw.TIMEOUTS, "stats": kw.STATS_KEYWORDS}
+            entry = table[first].get(name)
+            if entry is None:
+                self.report.alert(src, f"unknown {first} '{words[1]}' in '{section}' section")
+                return
+        else:
+            name, args = first, words[1:]
+            entry = kw.PROXY_KEYWORDS.get(name)
+            if entry is None:
+                self.report.alert(src, f"unknown keyword '{name}' in '{section}' section")
+                return
+        shown = f"{prefix} {name}" if prefix else name
+        if section not in entry.sections:
+            self.report.alert(src, f"'{shown}' is not allowed in a '{section}' section")
+            return
+        if first == "stats":
+            draft.uses_stats = True
+        if first == "timeout":
+            # Stored even when lb does not act on it yet: the value is checked now.
+            _timeout(self, draft, name, args, src)
+            if entry.status is Status.NOT_YET:
+                self.report.not_yet(src, name, entry.note)
+            return
+        if self.report_status(entry, shown, src):
+            return
+        _PROXY_HANDLERS[name](self, draft, prefix, args, src)
+
+    # ------------------------------------------------------------------ results
+
+    def proxies(self) -> list[Proxy]:
+        return [d.proxy for d in self.drafts]
+
+
+def _inherit(draft: ProxyDraft, base: ProxyDraft) -> None:
+    """Preset ``draft`` from a defaults section, side by side with HAProxy's rules."""
+    p, d = draft.proxy, base.proxy
+    p.mode = d.mode
+    p.disabled = d.disabled
+    fe = draft.section in ("frontend", "listen", "defaults")
+    be = draft.section in ("backend", "listen", "defaults")
+    timeouts = Timeouts()
+    if fe:
+        p.maxconn = d.maxconn
+        p.default_backend = d.default_backend
+        draft.default_backend_source = base.default_backend_source
+        for f in _FRONTEND_TIMEOUTS:
+            setattr(timeouts, f, getattr(d.timeouts, f))
+    if be:
+        p.balance, p.balance_args = d.balance, list(d.balance_args)
+        p.retries, p.redispatch = d.retries, d.redispatch
+        for f in _BACKEND_TIMEOUTS:
+            setattr(timeouts, f, getattr(d.timeouts, f))
+    p.timeouts = timeouts
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _arity(
+    parser: HaproxyParser, name: str, args: list[str], src: Source, lo: int, hi: int
+) -> bool:
+    """Check the number of arguments; report and return False when it is wrong."""
+    if len(args) < lo:
+        what = "an argument" if lo == 1 else f"{lo} arguments"
+        parser.report.alert(src, f"'{name}' expects {what}")
+        return False
+    if len(args) > hi:
+        parser.report.alert(src, f"'{name}' takes no more than {hi} argument(s), got '{args[hi]}'")
+        return False
+    return True
+
+
+def _number(
+    parser: HaproxyParser, word: str, src: Source, what: str, lo: int = 0, hi: int = _MAX_INT
+) -> int | None:
+    try:
+        return parse_int(word, lo, hi, what)
+    except ValueError as e:
+        parser.report.alert(src, str(e))
+        return None
+
+
+def _time(parser: HaproxyParser, word: str, src: Source, what: str) -> int | None:
+    try:
+        return parse_time(word)
+    except ValueError as e:
+        parser.report.alert(src, f"'{what}': {e}")
+        return None
+
+
+# ---------------------------------------------------------------------- global handlers
+
+
+def _g_flag(attr: str) -> GlobalHandler:
+    def handle(parser: HaproxyParser, args: list[str], src: Source) -> None:
+        if _arity(parser, attr, args, src, 0, 0):
+            setattr(parser.global_, attr, True)
+
+    return handle
+
+
+def _g_string(attr: str, keyword: str) -> GlobalHandler:
+    def handle(parser: HaproxyParser, args: list[str], src: Source) -> None:
+        if _arity(parser, keyword, args, src, 1, 1):
+            setattr(parser.global_, attr, args[0])
+
+    return handle
+
+
+def _g_account(attr: str, keyword: str) -> GlobalHandler:
+    """``user`` / ``group``: the workers switch to it, so it must exist (as HAProxy checks)."""
+    lookup = pwd.getpwnam if keyword == "user" else grp.getgrnam
+
+    def handle(parser: HaproxyParser, args: list[str], src: Source) -> None:
+        if not _arity(parser, keyword, args, src, 1, 1):
+            return
+        try:
+            lookup(args[0])
+        except KeyError:
+            parser.report.alert(src, f"'{keyword}': no {keyword} named '{args[0]}' on this system")
+            return
+        setattr(parser.global_, attr, args[0])
+
+    return handle
+
+
+def _g_text(attr: str, keyword: str) -> GlobalHandler:
+    def handle(parser: HaproxyParser, args: list[str], src: Source) -> None:
+        if _arity(parser, keyword, args, src, 1, 1_000):
+            setattr(parser.global_, attr, " ".join(args))
+
+    return handle
+
+
+def _g_int(attr: str, keyword: str, lo: int, hi: int = _MAX_INT) -> GlobalHandler:
+    def handle(parser: HaproxyParser, args: list[str], src: Source) -> None:
+        if _arity(parser, keyword, args, src, 1, 1):
+            value = _number(parser, args[0], src, f"'{keyword}' value", lo, hi)
+            if value is not None:
+                setattr(parser.global_, attr, value)
+
+    return handle
+
+
+def _g_hard_stop_after(parser: HaproxyParser, args: list[str], src: Source) -> None:
+    if _arity(parser, "hard-stop-after", args, src, 1, 1):
+        value = _time(parser, args[0], src, "hard-stop-after")
+        if value is not None:
+            parser.global_.hard_stop_after = value
+
+
+def _g_stats_socket(parser: HaproxyParser, args: list[str], src: Source) -> None:
+    if not _arity(parser, "stats socket", args, src, 1, 1_000):
+        return
+    sock = StatsSocket(path=args[0], source=src)
+    ok = True
+    i = 1
+    while i < len(args):
+        opt = args[i]
+        value = args[i + 1] if i + 1 < len(args) else None
+        if opt in ("mode", "level", "uid", "gid", "user", "group"):
+            if value is None:
+                parser.report.alert(src, f"'stats socket' option '{opt}' expects an argument")
+                return
+            ok = _stats_socket_option(parser, sock, opt, value, src) and ok
+            i += 2
+            continue
+        known = kw.BIND_OPTIONS.get(opt)
+        if known is None:
+            parser.report.alert(src, f"unknown 'stats socket' option '{opt}'")
+            return
+        parser.report.not_yet(src, opt, "stats socket option")
+        i += 1 + known.nargs
+    if ok:
+        parser.global_.stats_sockets.append(sock)
+
+
+def _stats_socket_option(
+    parser: HaproxyParser, sock: StatsSocket, opt: str, value: str, src: Source
+) -> bool:
+    report = parser.report
+    if opt == "mode":
+        try:
+            sock.mode = int(value, 8)
+        except ValueError:
+            sock.mode = None
+        if sock.mode is None or not 0 <= sock.mode <= 0o7777:
+            report.alert(src, f"'stats socket' mode '{value}' is not an octal file mode")
+            return False
+    elif opt == "level":
+        if value not in ("user", "operator", "admin"):
+            report.alert(src, f"'stats socket' level '{value}' must be user, operator or admin")
+            return False
+        sock.level = value  # type: ignore[assignment]
+    elif opt in ("uid", "gid"):
+        number = _number(parser, value, src, f"'stats socket' {opt}")
+        if number is None:
+            return False
+        setattr(sock, opt, number)
+    elif opt == "user":
+        try:
+            sock.uid = pwd.getpwnam(value).pw_uid
+        except KeyError:
+            report.alert(src, f"'stats socket': unknown user '{value}'")
+            return False
+    else:
+        try:
+            sock.gid = grp.getgrnam(value).gr_gid
+        except KeyError:
+            report.alert(src, f"'stats socket': unknown group '{value}'")
+            return False
+    return True
+
+
+_GLOBAL_HANDLERS: dict[str, GlobalHandler] = {
+    "daemon": _g_flag("daemon"),
+    "pidfile": _g_string("pidfile", "pidfile"),
+    "user": _g_account("user", "user"),
+    "group": _g_account("group", "group"),
+    "uid": _g_int("uid", "uid", 0),
+    "gid": _g_int("gid", "gid", 0),
+    "chroot": _g_string("chroot", "chroot"),
+    "maxconn": _g_int("maxconn", "maxconn", 1),
+    "ulimit-n": _g_int("ulimit_n", "ulimit-n", 1),
+    "nbthread": _g_int("nbthread", "nbthread", 1, 4096),
+    "hard-stop-after": _g_hard_stop_after,
+    "node": _g_string("node", "node"),
+    "description": _g_text("description", "description"),
+    "stats socket": _g_stats_socket,
+}
+
+
+# ---------------------------------------------------------------------- proxy handlers
+
+
+def _mode(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not _arity(parser, "mode", args, src, 1, 1):
+        return
+    entry = kw.MODES.get(f"mode {args[0]}")
+    if entry is None:
+        parser.report.alert(src, f"unknown mode '{args[0]}' (expected tcp or http)")
+        return
+    stop = parser.report_status(entry, entry.name, src)
+    # 'mode http' is reported as not supported yet, but the model records it so that
+    # the mode checks between frontends and backends stay right.
+    if not stop or args[0] == "http":
+        draft.proxy.mode = args[0]  # type: ignore[assignment]
+
+
+def _bind(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not _arity(parser, "bind", args, src, 1, 1_000):
+        return
+    opts = _bind_options(parser, args[1:], src)
+    for text in args[0].split(","):
+        if not text:
+            parser.report.alert(src, f"empty address in 'bind {args[0]}'")
+            continue
+        try:
+            addr = parse_address(text)
+        except AddressNotYet as e:
+            parser.report.not_yet(src, e.what, f"{e.hint} in bind address '{text}'")
+            continue
+        except AddressError as e:
+            parser.report.alert(src, f"'bind': {e}")
+            continue
+        if addr.port is None:
+            parser.report.alert(src, f"missing port in bind address '{text}'")
+            continue
+        draft.proxy.binds.append(Bind(host=addr.host, port=addr.port, source=src, **opts))
+
+
+def _bind_options(parser: HaproxyParser, words: list[str], src: Source) -> dict[str, object]:
+    opts: dict[str, object] = {}
+    i = 0
+    while i < len(words):
+        name = words[i]
+        entry = kw.BIND_OPTIONS.get(name)
+        if entry is None:
+            parser.report.alert(src, f"unknown bind option '{name}'")
+            break  # its argument count is unknown: the rest cannot be read reliably
+        if i + entry.nargs >= len(words) and entry.nargs:
+            parser.report.alert(src, f"bind option '{name}' expects an argument")
+            break
+        value = words[i + 1] if entry.nargs else ""
+        i += 1 + entry.nargs
+        if entry.status is not Status.SUPPORTED:
+            parser.report.not_yet(src, name, "bind option")
+        elif name in ("v4v6", "v6only"):
+            opts[name] = True
+        elif name == "name":
+            opts["name"] = value
+        else:  # backlog
+            backlog = _number(parser, value, src, "bind backlog", 1)
+            if backlog is not None:
+                opts["backlog"] = backlog
+    return opts
+
+
+def _server(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if len(args) < 2:
+        named = f" '{args[0]}'" if args else ""
+        parser.report.alert(src, f"server{named} has no address ('server NAME ADDRESS:PORT')")
+        return
+    name, address = args[0], args[1]
+    if not _NAME_RE.fullmatch(name):
+        parser.report.alert(src, f"invalid server name '{name}'")
+    if name in draft.server_names:
+        parser.report.alert(
+            src, f"duplicate server name '{name}' in {draft.section} '{draft.proxy.name}'"
+        )
+    draft.server_names.add(name)
+    try:
+        addr = parse_address(address)
+    except AddressNotYet as e:
+        parser.report.not_yet(src, e.what, f"{e.hint} in server address '{address}'")
+        return
+    except AddressError as e:
+        parser.report.alert(src, f"server '{name}': {e}")
+        return
+    if addr.port is None:
+        parser.report.alert(src, f"missing port in server address '{address}' (server '{name}')")
+        return
+    if not addr.host:
+        parser.report.alert(src, f"server '{name}' needs an address, got '{address}'")
+        return
+    server = Server(name=name, host=addr.host, port=addr.port, source=src)
+    _server_options(parser, server, args[2:], src)
+    draft.proxy.servers.append(server)
+
+
+def _server_options(parser: HaproxyParser, server: Server, words: list[str], src: Source) -> None:
+    i = 0
+    while i < len(words):
+        opt = words[i]
+        entry = kw.SERVER_OPTIONS.get(opt)
+        if entry is None:
+            parser.report.alert(src, f"unknown server option '{opt}' (server '{server.name}')")
+            return
+        if entry.nargs and i + entry.nargs >= len(words):
+            parser.report.alert(src, f"server option '{opt}' expects an argument")
+            return
+        value = words[i + 1] if entry.nargs else ""
+        i += 1 + entry.nargs
+        # Fill what the model can hold even when lb does not act on it yet.
+        if opt == "weight":
+            weight = _number(parser, value, src, "server weight", 0, 256)
+            if weight is not None:
+                server.weight = weight
+        elif opt in ("disabled", "enabled"):
+            server.disabled = opt == "disabled"
+        elif opt == "maxconn":
+            number = _number(parser, value, src, "server maxconn")
+            if number is not None:
+                server.maxconn = number
+        elif opt in ("backup", "no-backup"):
+            server.backup = opt == "backup"
+        if entry.status is not Status.SUPPORTED:
+            parser.report.not_yet(src, opt, "server option")
+
+
+def _balance(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not _arity(parser, "balance", args, src, 1, 1_000):
+        return
+    algo = args[0].split("(", 1)[0]
+    status = kw.BALANCE_ALGORITHMS.get(algo)
+    if status is None:
+        parser.report.alert(src, f"unknown balance algorithm '{args[0]}'")
+        return
+    if status is Status.NOT_YET:
+        parser.report.not_yet(src, f"balance {algo}")
+    elif len(args) > 1:
+        parser.report.alert(src, f"'balance {algo}' takes no argument, got '{args[1]}'")
+        return
+    draft.proxy.balance, draft.proxy.balance_args = args[0], args[1:]
+
+
+def _use_backend(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not args:
+        parser.report.alert(src, "'use_backend' expects a backend name")
+        return
+    condition = args[1:]
+    if condition and condition[0] not in ("if", "unless"):
+        parser.report.alert(src, f"'use_backend': expected 'if' or 'unless', got '{condition[0]}'")
+        return
+    if condition[:1] and len(condition) == 1:
+        parser.report.alert(src, f"'use_backend': missing condition after '{condition[0]}'")
+        return
+    if "%[" in args[0]:
+        parser.report.not_yet(src, args[0], "dynamic use_backend name")
+    if condition:
+        parser.report.not_yet(src, f"use_backend {condition[0]}", "conditional use_backend")
+    draft.proxy.use_backends.append(UseBackend(backend=args[0], source=src, condition=condition))
+
+
+def _default_backend(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if _arity(parser, "default_backend", args, src, 1, 1):
+        draft.proxy.default_backend = args[0]
+        draft.default_backend_source = src
+
+
+def _int_field(attr: str, keyword: str, lo: int = 0) -> Handler:
+    def handle(
+        parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+    ) -> None:
+        if _arity(parser, keyword, args, src, 1, 1):
+            value = _number(parser, args[0], src, f"'{keyword}' value", lo)
+            if value is not None:
+                setattr(draft.proxy, attr, value)
+
+    return handle
+
+
+def _disabled(flag: bool) -> Handler:
+    def handle(
+        parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+    ) -> None:
+        if _arity(parser, "disabled" if flag else "enabled", args, src, 0, 0):
+            draft.proxy.disabled = flag
+
+    return handle
+
+
+def _description(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if _arity(parser, "description", args, src, 1, 1_000):
+        draft.proxy.description = " ".join(args)
+
+
+def _redispatch(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if _arity(parser, "option redispatch", args, src, 0, 0):
+        # "default option X" restores the built-in value, which is off for redispatch.
+        draft.proxy.redispatch = prefix == ""
+
+
+def _timeout(
+    parser: HaproxyParser, draft: ProxyDraft, name: str, args: list[str], src: Source
+) -> None:
+    if not _arity(parser, name, args, src, 1, 1):
+        return
+    value = _time(parser, args[0], src, name)
+    attr = kw.TIMEOUT_FIELDS.get(name.split(" ", 1)[1])
+    if value is not None and attr is not None:
+        draft.proxy.timeouts = structs.replace(draft.proxy.timeouts, **{attr: value})
+
+
+_PROXY_HANDLERS: dict[str, Handler] = {
+    "mode": _mode,
+    "bind": _bind,
+    "server": _server,
+    "balance": _balance,
+    "use_backend": _use_backend,
+    "default_backend": _default_backend,
+    "maxconn": _int_field("maxconn", "maxconn"),
+    "retries": _int_field("retries", "retries"),
+    "disabled": _disabled(True),
+    "enabled": _disabled(False),
+    "description": _description,
+    "option redispatch": _redispatch,
+}

@@ -1,0 +1,568 @@
+"""What lb knows of HAProxy's configuration language, as data.
+
+One table per family (global keywords, proxy keywords, ``option``, ``timeout``,
+``stats``, bind options, server options, balance algorithms, sections). The
+parser looks words up here; the reference in ``docs/configuration.md`` is
+rendered from the same tables (``python -m lb.config.reference``), so the two
+cannot drift apart.
+
+Sections where a proxy keyword is allowed are written like the matrix in
+HAProxy's manual: four characters for defaults, frontend, listen, backend, each
+either the initial or ``-``. ``"DFLB"`` = everywhere, ``"-FL-"`` = frontend side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+# --------------------------------------------------------------------------- statuses
+
+
+class Status(Enum):
+    SUPPORTED = "supported"
+    IGNORED = "accepted, ignored"  # valid, has no meaning in lb: a warning says so
+    NOT_YET = "not supported yet"  # valid HAProxy that lb does not do yet: alert (or warning)
+    REJECTED = "rejected"  # never accepted: removed from HAProxy or contrary to lb's design
+
+
+S, IGN, N, R = Status.SUPPORTED, Status.IGNORED, Status.NOT_YET, Status.REJECTED
+
+
+def words(text: str) -> frozenset[str]:
+    """A set of names written as one space-separated string (tables stay readable)."""
+    return frozenset(text.split())
+
+
+ProxySection = str  # "defaults" | "frontend" | "listen" | "backend"
+PROXY_SECTIONS: tuple[ProxySection, ...] = ("defaults", "frontend", "listen", "backend")
+
+
+def _sections(matrix: str) -> frozenset[ProxySection]:
+    assert len(matrix) == 4, matrix
+    return frozenset(s for s, flag in zip(PROXY_SECTIONS, matrix, strict=True) if flag != "-")
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    name: str  # as written, families included: "option httplog", "timeout connect"
+    status: Status
+    sections: frozenset[ProxySection] = frozenset()  # empty for global keywords
+    note: str = ""  # why rejected / ignored, or what the doc should say
+
+
+@dataclass(frozen=True, slots=True)
+class OptionWord:
+    """A word that may follow ``bind ADDR`` or ``server NAME ADDR``."""
+
+    name: str
+    nargs: int  # how many words it consumes after itself
+    status: Status
+    note: str = ""
+
+
+def _table(entries: list[Keyword]) -> dict[str, Keyword]:
+    table: dict[str, Keyword] = {}
+    for kw in entries:
+        assert kw.name not in table, f"duplicate keyword {kw.name}"
+        table[kw.name] = kw
+    return table
+
+
+def _px(name: str, matrix: str, status: Status = N, note: str = "") -> Keyword:
+    return Keyword(name, status, _sections(matrix), note)
+
+
+def _gl(name: str, status: Status = N, note: str = "") -> Keyword:
+    return Keyword(name, status, frozenset(), note)
+
+
+# --------------------------------------------------------------------------- sections
+
+# Sections that hold proxies, parsed fully.
+PROXY_SECTION_KEYWORDS = frozenset({"defaults", "frontend", "listen", "backend"})
+
+# Every top-level section keyword HAProxy has; the value says what lb does with it.
+SECTIONS: dict[str, Keyword] = _table(
+    [
+        _gl("global", S),
+        _gl("defaults", S, "named (`defaults NAME`) and unnamed; `from NAME` picks one"),
+        _gl("frontend", S),
+        _gl("backend", S),
+        _gl("listen", S),
+        _gl("userlist", N),
+        _gl("peers", N),
+        _gl("resolvers", N),
+        _gl("mailers", N),
+        _gl("program", N),
+        _gl("http-errors", N),
+        _gl("cache", N),
+        _gl("ring", N),
+        _gl("log-forward", N),
+        _gl("fcgi-app", N),
+        _gl("crt-store", N),
+        _gl("traces", N),
+    ]
+)
+
+# --------------------------------------------------------------------------- global
+
+GLOBAL_KEYWORDS: dict[str, Keyword] = _table(
+    [
+        _gl("daemon", S),
+        _gl("pidfile", S),
+        _gl("user", S, "the name is kept; the master resolves it when dropping privileges"),
+        _gl("group", S, "the name is kept; the master resolves it when dropping privileges"),
+        _gl("uid", S),
+        _gl("gid", S),
+        _gl("chroot", S),
+        _gl("maxconn", S, "holds for the whole daemon, across worker processes"),
+        _gl("ulimit-n", S),
+        _gl("nbthread", S, "in lb: the number of worker processes"),
+        _gl("hard-stop-after", S),
+        _gl("node", S),
+        _gl("description", S),
+        _gl("stats socket", S, "options: mode, level, uid, gid, user, group"),
+        _gl("master-worker", IGN, "lb always runs as a master and workers"),
+        _gl(
+            "nbproc",
+            R,
+            "removed from HAProxy 2.5; lb runs one worker process per thread: use 'nbthread'",
+        ),
+        _gl("stats timeout"),
+        _gl("stats maxconn"),
+        _gl("stats bind-process", R, "removed from HAProxy 2.5 with nbproc"),
+        _gl("log"),
+        _gl("log-send-hostname"),
+        _gl("log-tag"),
+        _gl("ca-base"),
+        _gl("crt-base"),
+        _gl("key-base"),
+        _gl("cpu-map"),
+        _gl("cpu-policy"),
+        _gl("setenv"),
+        _gl("presetenv"),
+        _gl("resetenv"),
+        _gl("unsetenv"),
+        _gl("set-var"),
+        _gl("set-dumpable"),
+        _gl("spread-checks"),
+        _gl("max-spread-checks"),
+        _gl("maxconnrate"),
+        _gl("maxsessrate"),
+        _gl("maxsslconn"),
+        _gl("maxsslrate"),
+        _gl("maxpipes"),
+        _gl("maxcomprate"),
+        _gl("maxcompcpuusage"),
+        _gl("maxzlibmem"),
+        _gl("noepoll"),
+        _gl("nopoll"),
+        _gl("noevports"),
+        _gl("nokqueue"),
+        _gl("nosplice"),
+        _gl("noreuseport"),
+        _gl("nogetaddrinfo"),
+        _gl("busy-polling"),
+        _gl("quiet"),
+        _gl("debug"),
+        _gl("zero-warning"),
+        _gl("strict-limits"),
+        _gl("expose-experimental-directives"),
+        _gl("external-check"),
+        _gl("insecure-fork-wanted"),
+        _gl("insecure-setuid-wanted"),
+        _gl("localpeer"),
+        _gl("lua-load"),
+        _gl("lua-load-per-thread"),
+        _gl("lua-prepend-path"),
+        _gl("mworker-max-reloads"),
+        _gl("numa-cpu-mapping"),
+        _gl("pp2-never-send-local"),
+        _gl("server-state-base"),
+        _gl("server-state-file"),
+        _gl("unix-bind"),
+        _gl("h1-case-adjust"),
+        _gl("h1-case-adjust-file"),
+        _gl("h2-workaround-bogus-websocket-clients"),
+        _gl("grace"),
+        _gl("ssl-engine"),
+        _gl("ssl-mode-async"),
+        _gl("ssl-server-verify"),
+        _gl("ssl-load-extra-files"),
+        _gl("ssl-load-extra-del-ext"),
+        _gl("ssl-skip-self-issued-ca"),
+        _gl("ssl-dh-param-file"),
+        _gl("ssl-propquery"),
+        _gl("ssl-provider"),
+        _gl("ssl-provider-path"),
+        _gl("ssl-security-level"),
+        _gl("ssl-default-bind-ciphers"),
+        _gl("ssl-default-bind-ciphersuites"),
+        _gl("ssl-default-bind-client-sigalgs"),
+        _gl("ssl-default-bind-curves"),
+        _gl("ssl-default-bind-options"),
+        _gl("ssl-default-bind-sigalgs"),
+        _gl("ssl-default-server-ciphers"),
+        _gl("ssl-default-server-ciphersuites"),
+        _gl("ssl-default-server-client-sigalgs"),
+        _gl("ssl-default-server-curves"),
+        _gl("ssl-default-server-options"),
+        _gl("ssl-default-server-sigalgs"),
+        _gl("issuers-chain-path"),
+        _gl("default-path"),
+        _gl("fd-hard-limit"),
+        _gl("cluster-secret"),
+        _gl("thread-groups"),
+        _gl("thread-group"),
+        _gl("uid-range"),
+        _gl("limited-quic"),
+        _gl("no-quic"),
+        _gl("noktls"),
+        _gl("anonkey"),
+        _gl("dns-accept-family"),
+        _gl("harden.reject-privileged-ports.tcp"),
+        _gl("harden.reject-privileged-ports.quic"),
+        _gl("httpclient.resolvers.disabled"),
+        _gl("httpclient.resolvers.id"),
+        _gl("httpclient.resolvers.prefer"),
+        _gl("httpclient.retries"),
+        _gl("httpclient.ssl.ca-file"),
+        _gl("httpclient.ssl.verify"),
+        _gl("httpclient.timeout.connect"),
+        _gl("profiling.tasks"),
+        _gl("profiling.memory"),
+        _gl("stress-level"),
+        _gl("warn-blocked-traffic-after"),
+    ]
+)
+
+# Global keywords recognised by prefix: the tuning knobs and device-detection
+# modules are families of dozens of names; none is implemented yet.
+GLOBAL_PREFIXES: dict[str, Keyword] = {
+    "tune.": _gl("tune.*"),
+    "51degrees-": _gl("51degrees-*"),
+    "deviceatlas-": _gl("deviceatlas-*"),
+    "wurfl-": _gl("wurfl-*"),
+    "ocsp-update.": _gl("ocsp-update.*"),
+    "quic-": _gl("quic-*"),
+}
+
+# --------------------------------------------------------------------------- proxies
+
+PROXY_KEYWORDS: dict[str, Keyword] = _table(
+    [
+        _px("mode", "DFLB", S, "tcp; 'mode http' is not supported yet; 'mode health' is rejected"),
+        _px("bind", "-FL-", S, "addresses and options: name, v4v6, v6only, backlog"),
+        _px("maxconn", "DFL-", S),
+        _px("default_backend", "DFL-", S),
+        _px("use_backend", "-FL-", S, "unconditional only; 'if'/'unless' is not supported yet"),
+        _px("server", "--LB", S, "options: weight, disabled, enabled"),
+        _px("balance", "D-LB", S, "roundrobin; other algorithms are not supported yet"),
+        _px("retries", "D-LB", S),
+        _px("disabled", "DFLB", S),
+        _px("enabled", "DFLB", S),
+        _px("description", "-FLB", S),
+        _px("default-server", "D-LB"),
+        _px("hash-type", "D-LB"),
+        _px("hash-balance-factor", "D-LB"),
+        _px("acl", "DFLB"),
+        _px("backlog", "DFL-"),
+        _px("capture", "-FL-"),
+        _px("clitcpka-cnt", "DFL-"),
+        _px("clitcpka-idle", "DFL-"),
+        _px("clitcpka-intvl", "DFL-"),
+        _px("srvtcpka-cnt", "D-LB"),
+        _px("srvtcpka-idle", "D-LB"),
+        _px("srvtcpka-intvl", "D-LB"),
+        _px("compression", "DFLB"),
+        _px("cookie", "D-LB"),
+        _px("declare", "-FL-"),
+        _px("dispatch", "--LB"),
+        _px("email-alert", "DFLB"),
+        _px("errorfile", "DFLB"),
+        _px("errorfiles", "DFLB"),
+        _px("errorloc", "DFLB"),
+        _px("errorloc302", "DFLB"),
+        _px("errorloc303", "DFLB"),
+        _px("error-log-format", "DFL-"),
+        _px("external-check", "D-LB"),
+        _px("filter", "-FLB"),
+        _px("force-persist", "--LB"),
+        _px("fullconn", "D-LB"),
+        _px("guid", "-FLB"),
+        _px("http-after-response", "DFLB"),
+        _px("http-check", "D-LB"),
+        _px("http-error", "DFLB"),
+        _px("http-request", "DFLB"),
+        _px("http-response", "DFLB"),
+        _px("http-reuse", "D-LB"),
+        _px("http-send-name-header", "D-LB"),
+        _px("id", "-FLB"),
+        _px("ignore-persist", "--LB"),
+        _px("load-server-state-from-file", "D-LB"),
+        _px("log", "DFLB"),
+        _px("log-format", "DFL-"),
+        _px("log-format-sd", "DFL-"),
+        _px("log-tag", "DFLB"),
+        _px("max-keep-alive-queue", "D-LB"),
+        _px("max-session-srv-conns", "DFL-"),
+        _px("monitor", "-FL-"),
+        _px("monitor-uri", "DFL-"),
+        _px("persist", "D-LB"),
+        _px("rate-limit", "DFL-"),
+        _px("redirect", "-FLB"),
+        _px("retry-on", "D-LB"),
+        _px("server-state-file-name", "D-LB"),
+        _px("server-template", "--LB"),
+        _px("source", "D-LB"),
+        _px("stick", "--LB"),
+        _px("stick-table", "-FLB"),
+        _px("tcp-check", "D-LB"),
+        _px("tcp-request", "DFLB"),
+        _px("tcp-response", "D-LB"),
+        _px("transparent", "D-LB"),
+        _px("unique-id-format", "DFL-"),
+        _px("unique-id-header", "DFL-"),
+        _px("use-fcgi-app", "--LB"),
+        _px("use-server", "--LB"),
+        _px("contimeout", "D-LB", R, "removed from HAProxy; use 'timeout connect'"),
+        _px("clitimeout", "DFL-", R, "removed from HAProxy; use 'timeout client'"),
+        _px("srvtimeout", "D-LB", R, "removed from HAProxy; use 'timeout server'"),
+        _px("redispatch", "D-LB", R, "removed from HAProxy; use 'option redispatch'"),
+        _px("block", "-FLB", R, "removed from HAProxy 2.1; use 'http-request deny'"),
+        _px("monitor-net", "DFL-", R, "removed from HAProxy 2.4; use 'tcp-request connection'"),
+        *(
+            _px(name, "-FLB", R, "removed from HAProxy 2.1; use 'http-request'/'http-response'")
+            for name in words(
+                "reqadd reqallow reqdel reqdeny reqiallow reqidel reqideny reqipass reqirep "
+                "reqisetbe reqitarpit reqpass reqrep reqsetbe reqtarpit "
+                "rspadd rspdel rspdeny rspidel rspideny rspirep rsprep"
+            )
+        ),
+    ]
+)
+
+# Keywords that are a family: the second word names the real keyword.
+PROXY_FAMILIES = frozenset({"option", "timeout", "stats"})
+
+# --------------------------------------------------------------------------- option X
+
+OPTIONS: dict[str, Keyword] = _table(
+    [
+        _px("option redispatch", "D-LB", S, "and 'no option redispatch'"),
+        *(
+            _px(f"option {name}", "DFLB", IGN, "lb always splices in tcp mode; ignored")
+            for name in ("splice-auto", "splice-request", "splice-response")
+        ),
+        _px("option abortonclose", "D-LB"),
+        _px("option accept-invalid-http-request", "DFL-"),
+        _px("option accept-invalid-http-response", "D-LB"),
+        _px("option accept-unsafe-violations-in-http-request", "DFL-"),
+        _px("option accept-unsafe-violations-in-http-response", "D-LB"),
+        _px("option allbackups", "D-LB"),
+        _px("option checkcache", "D-LB"),
+        _px("option clitcpka", "DFL-"),
+        _px("option contstats", "DFL-"),
+        _px("option disable-h2-upgrade", "DFL-"),
+        _px("option dontlog-normal", "DFL-"),
+        _px("option dontlognull", "DFL-"),
+        _px("option external-check", "D-LB"),
+        _px("option forwardfor", "DFLB"),
+        _px("option h1-case-adjust-bogus-client", "DFL-"),
+        _px("option h1-case-adjust-bogus-server", "D-LB"),
+        _px("option http-buffer-request", "DFLB"),
+        _px("option http-drop-request-trailers", "D-LB"),
+        _px("option http-drop-response-trailers", "DFL-"),
+        _px("option http-ignore-probes", "DFL-"),
+        _px("option http-keep-alive", "DFLB"),
+        _px("option http-no-delay", "DFLB"),
+        _px("option http-pretend-keepalive", "D-LB"),
+        _px("option http-restrict-req-hdr-names", "DFLB"),
+        _px("option http-server-close", "DFLB"),
+        _px("option http-use-proxy-header", "DFL-"),
+        _px("option httpchk", "D-LB"),
+        _px("option httpclose", "DFLB"),
+        _px("option httplog", "DFL-"),
+        _px("option httpslog", "DFL-"),
+        _px("option idle-close-on-response", "DFL-"),
+        _px("option independent-streams", "DFLB"),
+        _px("option ldap-check", "D-LB"),
+        _px("option log-health-checks", "D-LB"),
+        _px("option log-separate-errors", "DFL-"),
+        _px("option logasap", "DFL-"),
+        _px("option mysql-check", "D-LB"),
+        _px("option nolinger", "DFLB"),
+        _px("option originalto", "DFLB"),
+        _px("option persist", "D-LB"),
+        _px("option pgsql-check", "D-LB"),
+        _px("option prefer-last-server", "D-LB"),
+        _px("option redis-check", "D-LB"),
+        _px("option smtpchk", "D-LB"),
+        _px("option socket-stats", "DFL-"),
+        _px("option spop-check", "---B"),
+        _px("option srvtcpka", "D-LB"),
+        _px("option ssl-hello-chk", "D-LB"),
+        _px("option tcp-check", "D-LB"),
+        _px("option tcp-smart-accept", "DFL-"),
+        _px("option tcp-smart-connect", "D-LB"),
+        _px("option tcpka", "DFLB"),
+        _px("option tcplog", "DFL-"),
+        _px("option transparent", "D-LB"),
+        _px("option forceclose", "DFLB", R, "removed from HAProxy 2.0; use 'option httpclose'"),
+        _px("option http-tunnel", "DFLB", R, "removed from HAProxy 2.1"),
+        _px("option http_proxy", "DFLB", R, "removed from HAProxy 2.5"),
+    ]
+)
+
+# --------------------------------------------------------------------------- timeout X
+
+TIMEOUTS: dict[str, Keyword] = _table(
+    [
+        _px("timeout connect", "D-LB", S),
+        _px("timeout client", "DFL-", S),
+        _px("timeout server", "D-LB", S),
+        _px("timeout tunnel", "D-LB", S),
+        _px("timeout queue", "D-LB", N, "no effect in lb yet"),
+        _px("timeout http-request", "DFLB", N, "no effect in lb yet"),
+        _px("timeout http-keep-alive", "DFLB", N, "no effect in lb yet"),
+        _px("timeout check", "D-LB", N, "no effect in lb yet"),
+        _px("timeout client-fin", "DFL-", N, "no effect in lb yet"),
+        _px("timeout server-fin", "D-LB", N, "no effect in lb yet"),
+        _px("timeout client-hs", "DFL-", N),
+        _px("timeout tarpit", "DFLB", N),
+    ]
+)
+
+# Model field of each timeout (all of them are stored, supported or not).
+TIMEOUT_FIELDS: dict[str, str] = {
+    "connect": "connect",
+    "client": "client",
+    "server": "server",
+    "tunnel": "tunnel",
+    "queue": "queue",
+    "check": "check",
+    "http-request": "http_request",
+    "http-keep-alive": "http_keep_alive",
+    "client-fin": "client_fin",
+    "server-fin": "server_fin",
+}
+
+# --------------------------------------------------------------------------- stats X (proxies)
+
+STATS_KEYWORDS: dict[str, Keyword] = _table(
+    [
+        _px("stats admin", "-FLB"),
+        _px("stats auth", "DFLB"),
+        _px("stats enable", "DFLB"),
+        _px("stats hide-version", "DFLB"),
+        _px("stats http-request", "-FLB"),
+        _px("stats realm", "DFLB"),
+        _px("stats refresh", "DFLB"),
+        _px("stats scope", "DFLB"),
+        _px("stats show-desc", "DFLB"),
+        _px("stats show-legends", "DFLB"),
+        _px("stats show-modules", "DFLB"),
+        _px("stats show-node", "DFLB"),
+        _px("stats uri", "DFLB"),
+        _px("stats bind-process", "DFLB", R, "removed from HAProxy 2.5 with nbproc"),
+    ]
+)
+
+# --------------------------------------------------------------------------- bind options
+
+
+def _opts(entries: list[OptionWord]) -> dict[str, OptionWord]:
+    table: dict[str, OptionWord] = {}
+    for o in entries:
+        assert o.name not in table, f"duplicate option {o.name}"
+        table[o.name] = o
+    return table
+
+
+def _many(names: str, nargs: int, status: Status = N) -> list[OptionWord]:
+    return [OptionWord(name, nargs, status) for name in names.split()]
+
+
+BIND_OPTIONS: dict[str, OptionWord] = _opts(
+    [
+        OptionWord("name", 1, S),
+        OptionWord("v4v6", 0, S),
+        OptionWord("v6only", 0, S),
+        OptionWord("backlog", 1, S),
+        *_many(
+            "accept-netscaler-cip alpn ca-file ca-ignore-err ca-sign-file ca-sign-pass "
+            "ca-verify-file ciphers ciphersuites client-sigalgs crl-file crt crt-ignore-err "
+            "crt-list curves ecdhe gid group id interface label level maxconn mode mss "
+            "namespace nice npn process proto quic-cc-algo severity-output shards sigalgs "
+            "ssl-max-ver ssl-min-ver tcp-ut thread tls-ticket-keys uid user verify "
+            "guid-prefix idle-ping ktls",
+            1,
+        ),
+        *_many(
+            "accept-proxy allow-0rtt defer-accept expose-fd force-sslv3 force-tlsv10 "
+            "force-tlsv11 force-tlsv12 force-tlsv13 generate-certificates no-alpn no-ca-names "
+            "no-sslv3 no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 "
+            "prefer-client-ciphers quic-force-retry ssl strict-sni tfo transparent",
+            0,
+        ),
+    ]
+)
+
+# --------------------------------------------------------------------------- server options
+
+SERVER_OPTIONS: dict[str, OptionWord] = _opts(
+    [
+        OptionWord("weight", 1, S),
+        OptionWord("disabled", 0, S),
+        OptionWord("enabled", 0, S),
+        *_many(
+            "addr agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
+            "check-proto check-sni ciphers ciphersuites client-sigalgs cookie crl-file crt "
+            "curves downinter error-limit fall fastinter hash-key id init-addr inter "
+            "log-bufsize log-proto maxconn maxqueue max-reuse minconn namespace npn observe "
+            "on-error on-marked-down on-marked-up pool-conn-name pool-low-conn pool-max-conn "
+            "pool-purge-delay port proto redir resolve-net resolve-opts resolve-prefer "
+            "resolvers rise set-proxy-v2-tlv-fmt shard sigalgs slowstart sni socks4 source "
+            "ssl-max-ver ssl-min-ver tcp-ut track verify verifyhost ws guid",
+            1,
+        ),
+        *_many(
+            "agent-check allow-0rtt backup check check-reuse-pool check-send-proxy check-ssl "
+            "check-via-socks4 force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 "
+            "no-agent-check no-backup no-check no-check-ssl no-send-proxy no-send-proxy-v2 "
+            "no-send-proxy-v2-ssl no-send-proxy-v2-ssl-cn no-ssl no-ssl-reuse no-sslv3 "
+            "no-tfo no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 no-verifyhost "
+            "send-proxy send-proxy-v2 send-proxy-v2-ssl send-proxy-v2-ssl-cn ssl ssl-reuse "
+            "stick tfo tls-tickets",
+            0,
+        ),
+    ]
+)
+
+# --------------------------------------------------------------------------- balance
+
+# Algorithm name (the part before any parenthesis) → status. The words after the
+# name are kept as arguments.
+BALANCE_ALGORITHMS: dict[str, Status] = {
+    "roundrobin": S,
+    "static-rr": N,
+    "leastconn": N,
+    "first": N,
+    "source": N,
+    "uri": N,
+    "url_param": N,
+    "hdr": N,
+    "random": N,
+    "rdp-cookie": N,
+    "hash": N,
+}
+
+MODES: dict[str, Keyword] = _table(
+    [
+        _gl("mode tcp", S),
+        _gl("mode http", N),
+        _gl("mode health", R, "removed from HAProxy 2.5; use 'monitor-uri' or a tcp-check"),
+        _gl("mode spop", N),
+    ]
+)

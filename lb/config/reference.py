@@ -1,0 +1,236 @@
+"""Render ``docs/configuration.md`` from the keyword tables.
+
+    python -m lb.config.reference > docs/configuration.md
+
+A test checks that the committed file equals this output, so the reference
+always says what the parser does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lb.config import keepalived_keywords as kk
+from lb.config import keywords as kw
+from lb.config.keywords import PROXY_SECTIONS, Keyword, OptionWord, Status
+
+_INTRO = """\
+# lb configuration reference
+
+`lb -f FILE [-f FILE …]` reads HAProxy-syntax and keepalived-syntax files; `lb -c -f …`
+checks them and exits. A `-f` directory means its `*.cfg` files in lexical order. Each
+file's syntax is detected from its content: keepalived when its first word is one of
+keepalived's top-level keywords (`global_defs`, `vrrp_instance`, `include`, …) or when it
+uses `{ … }` blocks; HAProxy otherwise.
+
+Every message names `file:line`:
+
+```
+[ALERT] /etc/lb/haproxy.cfg:14: 'option httplog' is not supported yet
+```
+
+Each keyword has one of these statuses:
+
+| status | meaning |
+|---|---|
+| supported | lb does what HAProxy/keepalived does with it |
+| accepted, ignored | valid, but meaningless in lb: a WARNING says so |
+| not supported yet | valid, but lb does not do it yet: an ALERT (see below) |
+| rejected | an ALERT always: removed from HAProxy, or contrary to lb's design |
+
+"Not supported yet" is an ALERT so that nothing is silently ignored;
+`lb --unsupported warn` makes it a WARNING and runs without those parts.
+A keyword used in a section where HAProxy does not allow it is an ALERT; so is an
+unknown keyword. This file is generated from lb's keyword tables
+(`python -m lb.config.reference`).
+
+## HAProxy syntax
+
+### Lexical rules
+
+- `#` starts a comment, except inside quotes or escaped as `\\#`.
+- Words are separated by spaces or tabs. A backslash escapes the next character
+  outside single quotes: `\\ ` (space), `\\#`, `\\\\`, `\\'`, `\\"`, `\\$`; `\\r`, `\\n`, `\\t`
+  and `\\xHH` give those bytes; any other pair is kept as written (`\\d` in a regex).
+  `stats realm no\\ entrance` has the single argument `no entrance`.
+- Double quotes group words and still honour escapes and variables; single quotes
+  group words and keep everything literally. Quotes may sit inside a word
+  (`a"b c"d` is `ab cd`); `""` is an empty word.
+- `$NAME` and `${NAME}` are replaced by the environment variable, outside single
+  quotes. `${NAME-default}` gives `default` when NAME is not set (an empty NAME stays
+  empty); `${NAME[*]}` splits the value into several words. An unset variable expands
+  to nothing with a WARNING, and an unquoted word made only of empty expansions
+  disappears.
+- Keywords are case-sensitive.
+- Times: a number and a unit `us`, `ms`, `s`, `m`, `h`, `d`; no unit means ms. Values
+  are kept in ms (a non-zero `us` value rounds up to 1 ms); the maximum is 2147483647 ms.
+- Sizes: a number and `k`, `m` or `g` (any case), powers of 1024.
+- Addresses: `:PORT` and `*:PORT` (every address), `IPv4:PORT`, `[IPv6]:PORT`,
+  `IPv6:PORT` (the last colon separates the port), a host name, each optionally after
+  `ipv4@`, `ipv6@`, `tcp@`, `tcp4@`, `tcp6@`. A `bind` line may list several,
+  comma-separated. Port ranges (`80-90`), port offsets (`+1`), unix sockets and the
+  other families (`unix@`, `abns@`, `fd@`, `sockpair@`, `udp@`, `quic4@`, …) are not
+  supported yet. A server address without a port is an ALERT.
+
+### Sections and defaults
+
+`defaults` sections may be named (`defaults NAME`, `defaults NAME from OTHER`). A
+proxy takes `from NAME`'s defaults, or else those of the last `defaults` section
+before it, even across files, as HAProxy does. Each proxy inherits what its side
+uses: a frontend takes `maxconn`, `default_backend` and the client-side timeouts; a
+backend takes `balance`, `retries`, `option redispatch` and the server-side timeouts;
+both take `mode` and `disabled`.
+
+After parsing, lb checks: proxies of the same name with overlapping sides (a
+frontend and a backend may share a name); `default_backend` and `use_backend`
+naming a missing backend; a tcp frontend using an http backend; a frontend or
+listen without `bind` (ALERT); a backend without server (WARNING); missing
+`timeout client` / `connect` / `server` (WARNING, as HAProxy).
+"""
+
+_KEEPALIVED_INTRO = """\
+## keepalived syntax
+
+- `!` or `#` at the start of a word begins a comment (inside a word they are kept:
+  `auth_pass ab#1`).
+- `"…"` is one word (`script "killall -0 haproxy"`).
+- `{` and `}` are words of their own; a `{` may sit on its keyword's line or the next.
+- `include GLOB` splices in files, relative to the including file's directory,
+  nested at most 8 deep; a pattern matching no file is an ALERT.
+- Durations are seconds, possibly fractional (`advert_int 0.5`), kept in ms.
+
+VRRP and keepalived's checkers are not built yet. The parser fills the model in
+full and checks it (`virtual_router_id` and `priority` within 1..255, a
+`track_script` naming a missing `vrrp_script`, sync-group members, invalid IP
+addresses, duplicate instance names and router ids), then reports **one "not
+supported yet" per `vrrp_instance`, `vrrp_script`, `vrrp_sync_group` and
+`virtual_server` block and per `global_defs` setting**. Keywords that are recognised
+but not modelled get their own "not supported yet"; unknown keywords are ALERTs.
+"""
+
+# Tables list what works first.
+_STATUS_ORDER = [Status.SUPPORTED, Status.IGNORED, Status.NOT_YET, Status.REJECTED]
+_SECTION_LETTERS = {"defaults": "D", "frontend": "F", "listen": "L", "backend": "B"}
+
+
+def _where(k: Keyword) -> str:
+    return "".join(_SECTION_LETTERS[s] if s in k.sections else "-" for s in PROXY_SECTIONS)
+
+
+def _keyword_table(entries: Iterable[Keyword], with_sections: bool) -> list[str]:
+    head = "| keyword | sections (D F L B) | status | notes |" if with_sections else ""
+    head = head or "| keyword | status | notes |"
+    lines = [head, "|---|---|---|---|" if with_sections else "|---|---|---|"]
+    for k in sorted(entries, key=lambda e: (_STATUS_ORDER.index(e.status), e.name)):
+        cells = [f"`{k.name}`"]
+        if with_sections:
+            cells.append(f"`{_where(k)}`")
+        cells += [k.status.value, k.note]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _option_table(entries: Iterable[OptionWord]) -> list[str]:
+    lines = ["| option | arguments | status |", "|---|---|---|"]
+    for o in sorted(entries, key=lambda e: (_STATUS_ORDER.index(e.status), e.name)):
+        lines.append(f"| `{o.name}` | {o.nargs} | {o.status.value} |")
+    return lines
+
+
+def _ka_table(table: dict[str, kk.KaKeyword], block: str) -> list[str]:
+    lines = ["| keyword | in the model | status |", "|---|---|---|"]
+    for k in sorted(table.values(), key=lambda e: (not e.modelled, e.name)):
+        status = k.status.value
+        if block == "top level" and k.modelled and k.name != "global_defs":
+            status += " (reported once per block)"
+        lines.append(f"| `{k.name}` | {'yes' if k.modelled else 'no'} | {status} |")
+    return lines
+
+
+def render_reference() -> str:
+    out: list[str] = [_INTRO]
+
+    out += ["### Section keywords", ""]
+    out += _keyword_table(kw.SECTIONS.values(), with_sections=False)
+    out += [
+        "",
+        "A section that is not supported yet is reported once, at its first line; its",
+        "body is skipped.",
+        "",
+        "### `global`",
+        "",
+    ]
+    out += _keyword_table(kw.GLOBAL_KEYWORDS.values(), with_sections=False)
+    out += ["", "Families recognised by prefix (every member is not supported yet):", ""]
+    out += _keyword_table(kw.GLOBAL_PREFIXES.values(), with_sections=False)
+
+    out += [
+        "",
+        "### `defaults`, `frontend`, `listen`, `backend`",
+        "",
+        "Sections are given as HAProxy's manual does: D = defaults, F = frontend,",
+        "L = listen, B = backend, `-` = not allowed there.",
+        "",
+    ]
+    out += _keyword_table(kw.PROXY_KEYWORDS.values(), with_sections=True)
+    out += ["", "#### `mode`", ""]
+    out += _keyword_table(kw.MODES.values(), with_sections=False)
+    out += ["", "#### `option` (also `no option …`, `default option …`)", ""]
+    out += _keyword_table(kw.OPTIONS.values(), with_sections=True)
+    out += ["", "#### `timeout`", ""]
+    out += _keyword_table(kw.TIMEOUTS.values(), with_sections=True)
+    out += ["", "#### `stats`", ""]
+    out += _keyword_table(kw.STATS_KEYWORDS.values(), with_sections=True)
+    out += ["", "#### `balance` algorithms", "", "| algorithm | status |", "|---|---|"]
+    out += [f"| `{name}` | {st.value} |" for name, st in sorted(kw.BALANCE_ALGORITHMS.items())]
+    out += [
+        "",
+        "#### `bind` options",
+        "",
+        "An unknown bind option is an ALERT (and the rest of the line is not read).",
+        "",
+    ]
+    out += _option_table(kw.BIND_OPTIONS.values())
+    out += [
+        "",
+        "#### `server` options",
+        "",
+        "`weight` is 0..256. `maxconn` and `backup` are recorded in the model but not",
+        "acted upon yet.",
+        "",
+    ]
+    out += _option_table(kw.SERVER_OPTIONS.values())
+
+    out += ["", _KEEPALIVED_INTRO]
+    titles = {
+        "top level": "Top level",
+        "global_defs": "`global_defs { … }`",
+        "vrrp_script": "`vrrp_script NAME { … }`",
+        "vrrp_instance": "`vrrp_instance NAME { … }`",
+        "authentication": "`authentication { … }` (in vrrp_instance)",
+        "vrrp_sync_group": "`vrrp_sync_group NAME { … }`",
+        "virtual_server": "`virtual_server IP PORT | fwmark N | group NAME { … }`",
+        "real_server": "`real_server IP PORT { … }` (in virtual_server)",
+    }
+    for block, table in kk.BLOCK_TABLES.items():
+        out += [f"### {titles[block]}", ""]
+        out += _ka_table(table, block)
+        out += [""]
+    checks = ", ".join(f"`{c}`" for c in sorted(kk.CHECK_BLOCKS))
+    out += [
+        f"Check blocks inside `real_server` ({checks}) are kept whole in the model for",
+        "the health-check work.",
+        "",
+        "`virtual_ipaddress` lines: `ADDRESS[/PREFIX]` then options; "
+        + ", ".join(
+            f"`{o}` ({'modelled' if m else Status.NOT_YET.value})"
+            for o, m in kk.VIRTUAL_IPADDRESS_OPTIONS.items()
+        )
+        + ".",
+        "",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render_reference(), end="")

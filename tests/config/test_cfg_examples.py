@@ -1,0 +1,285 @@
+"""The example configurations in /work/shared/examples: what lb makes of them, exactly."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lb.config import LoadResult, load_files
+from lb.config.model import Keepalived
+
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+HAPROXY_SEED = EXAMPLES / "seed-haproxy.cfg"
+KEEPALIVED_FILES = {
+    name: EXAMPLES / name
+    for name in (
+        "seed-keepalived-active-active-a.conf",
+        "seed-keepalived-active-active-b.conf",
+        "seed-keepalived-backup.conf",
+        "seed-keepalived-master.conf",
+    )
+}
+NOT_YET = re.compile(r"^'(?P<what>[^']+)' is not supported yet")
+
+
+def not_yet(result: LoadResult, level: str = "ALERT") -> set[tuple[str, int]]:
+    """(keyword, line) of every "not supported yet" message at ``level``."""
+    out = set()
+    for d in result.diagnostics:
+        m = NOT_YET.match(d.message)
+        if m and d.level == level:
+            out.add((m.group("what"), d.source.line))
+    return out
+
+
+def other_diagnostics(result: LoadResult) -> list[str]:
+    return [str(d) for d in result.diagnostics if not NOT_YET.match(d.message)]
+
+
+def test_examples_are_there() -> None:
+    # Fail, not skip: these files are the acceptance set.
+    assert HAPROXY_SEED.is_file(), HAPROXY_SEED
+    for path in KEEPALIVED_FILES.values():
+        assert path.is_file(), path
+
+
+# --------------------------------------------------------------------------- HAProxy seed
+
+SEED_NOT_YET = {
+    ("log", 2),
+    ("mode http", 12),
+    ("log", 13),
+    ("option httplog", 14),
+    ("option dontlognull", 15),
+    ("option http-server-close", 16),
+    ("option forwardfor", 17),
+    ("option abortonclose", 19),
+    ("timeout http-request", 21),
+    ("timeout queue", 22),
+    ("timeout http-keep-alive", 26),
+    ("timeout check", 27),
+    ("mode http", 30),
+    ("stats enable", 32),
+    ("stats hide-version", 33),
+    ("stats uri", 34),
+    ("stats realm", 35),
+    ("stats auth", 36),
+    ("stats admin", 37),
+    ("mode http", 40),
+    ("log", 41),
+    ("option httpclose", 42),
+    ("option logasap", 43),
+    ("option dontlognull", 44),
+    ("capture", 45),
+    ("capture", 46),
+    ("capture", 47),
+    ("acl", 48),
+    ("acl", 49),
+    ("use_backend if", 55),
+    ("mode http", 58),
+    ("option abortonclose", 61),
+    ("check", 62),
+    ("maxconn", 62),
+    ("mode http", 64),
+    ("balance source", 65),
+    ("hash-type", 66),
+    ("option abortonclose", 68),
+    ("check", 69),
+    ("maxconn", 69),
+}
+
+
+def test_seed_haproxy_not_supported_yet_exactly() -> None:
+    result = load_files([str(HAPROXY_SEED)], environ={})
+    assert other_diagnostics(result) == []
+    assert not_yet(result) == SEED_NOT_YET
+    # one message per (keyword, line): no duplicates
+    assert len([d for d in result.diagnostics if d.level == "ALERT"]) == len(SEED_NOT_YET)
+    assert not result.ok
+    for d in result.diagnostics:
+        assert d.source.file == str(HAPROXY_SEED)
+
+
+def test_seed_haproxy_warn_mode_is_ok() -> None:
+    result = load_files([str(HAPROXY_SEED)], environ={}, unsupported="warn")
+    assert result.ok
+    assert result.alerts() == []
+    assert not_yet(result, "WARNING") == SEED_NOT_YET
+
+
+def test_seed_haproxy_model() -> None:
+    result = load_files([str(HAPROXY_SEED)], environ={}, unsupported="warn")
+    cfg = result.config
+    assert cfg is not None
+    g = cfg.global_
+    assert (g.daemon, g.chroot, g.pidfile, g.maxconn) == (
+        True,
+        "/var/lib/haproxy",
+        "/var/run/haproxy.pid",
+        4000,
+    )
+    assert (g.user, g.group) == ("haproxy", "haproxy")
+    assert [(s.path, s.source.line, s.level) for s in g.stats_sockets] == [
+        ("/var/lib/haproxy/stats", 10, "admin")
+    ]
+    by_name = {p.name: p for p in cfg.proxies}
+    assert [(p.name, p.kind) for p in cfg.proxies] == [
+        ("stats", "listen"),
+        ("web", "frontend"),
+        ("static_servers", "backend"),
+        ("dynamic_servers", "backend"),
+    ]
+    stats = by_name["stats"]
+    assert [(b.host, b.port) for b in stats.binds] == [("", 8080)]
+    assert stats.mode == "http" and stats.maxconn == 3000 and stats.redispatch
+    assert stats.timeouts.connect == 10_000 and stats.timeouts.client == 60_000
+    assert stats.timeouts.queue == 60_000 and stats.timeouts.http_request == 10_000
+    web = by_name["web"]
+    assert web.default_backend == "dynamic_servers"
+    assert [(u.backend, u.condition) for u in web.use_backends] == [
+        ("static_servers", ["if", "url_static"])
+    ]
+    assert web.timeouts.client == 60_000 and web.timeouts.server is None  # frontend side only
+    static = by_name["static_servers"]
+    assert [(s.name, s.host, s.port, s.maxconn) for s in static.servers] == [
+        ("web1", "192.168.10.3", 80, 5000)
+    ]
+    dynamic = by_name["dynamic_servers"]
+    assert dynamic.balance == "source" and dynamic.retries == 3 and dynamic.redispatch
+    assert [(s.name, s.host, s.port, s.maxconn) for s in dynamic.servers] == [
+        ("web2", "192.168.10.4", 80, 500)
+    ]
+
+
+# --------------------------------------------------------------------------- keepalived
+
+# (instance, state, vrid, priority, auth_pass, VIPs with dev, track_script names)
+INSTANCES = {
+    "seed-keepalived-active-active-a.conf": [
+        ("VI_1", "MASTER", 100, 100, "11111", [("192.168.22.249/24", "eth1")], ["chk_haproxy"]),
+        ("VI_2", "BACKUP", 101, 99, "22222", [("192.168.22.147/24", "eth1")], []),
+    ],
+    "seed-keepalived-active-active-b.conf": [
+        ("VI_1", "BACKUP", 100, 99, "11111", [("192.168.22.249/24", "eth1")], ["chk_haproxy"]),
+        ("VI_2", "MASTER", 101, 100, "22222", [("192.168.22.147/24", "eth1")], []),
+    ],
+    "seed-keepalived-backup.conf": [
+        ("VI_1", "BACKUP", 77, 99, "11111", [("192.168.22.249/24", "eth1")], ["chk_haproxy"]),
+    ],
+    "seed-keepalived-master.conf": [
+        ("VI_1", "MASTER", 77, 100, "11111", [("192.168.22.249/24", "eth1")], ["chk_haproxy"]),
+    ],
+}
+
+ROUTER_IDS = {
+    "seed-keepalived-active-active-a.conf": ("LVS_DEVEL", ["root@localhost"]),
+    "seed-keepalived-active-active-b.conf": ("LVS_DEVEL", ["root@localhost"]),
+    "seed-keepalived-backup.conf": ("LVS_HAPROXY", ["your_email@163.com"]),
+    "seed-keepalived-master.conf": ("LVS_HAPROXY", ["your_email@163.com"]),
+}
+
+# global_defs settings (one line each), then vrrp_script, then vrrp_instance lines.
+KEEPALIVED_NOT_YET = {
+    "seed-keepalived-active-active-a.conf": {
+        ("notification_email", 2),
+        ("notification_email_from", 5),
+        ("smtp_connect_timeout", 6),
+        ("smtp_server", 7),
+        ("router_id", 8),
+        ("vrrp_script", 10),
+        ("vrrp_instance", 15),
+        ("vrrp_instance", 35),
+    },
+    "seed-keepalived-active-active-b.conf": {
+        ("notification_email", 2),
+        ("notification_email_from", 5),
+        ("smtp_connect_timeout", 6),
+        ("smtp_server", 7),
+        ("router_id", 8),
+        ("vrrp_script", 10),
+        ("vrrp_instance", 15),
+        ("vrrp_instance", 35),
+    },
+    "seed-keepalived-backup.conf": {
+        ("notification_email", 3),
+        ("notification_email_from", 6),
+        ("smtp_server", 7),
+        ("smtp_connect_timeout", 8),
+        ("router_id", 9),
+        ("vrrp_script", 11),
+        ("vrrp_instance", 16),
+    },
+    "seed-keepalived-master.conf": {
+        ("notification_email", 3),
+        ("notification_email_from", 6),
+        ("smtp_server", 7),
+        ("smtp_connect_timeout", 8),
+        ("router_id", 9),
+        ("vrrp_script", 11),
+        ("vrrp_instance", 16),
+    },
+}
+
+
+def _keepalived(result: LoadResult) -> Keepalived:
+    assert result.config is not None and result.config.keepalived is not None
+    return result.config.keepalived
+
+
+@pytest.mark.parametrize("name", sorted(KEEPALIVED_FILES))
+def test_keepalived_example_model(name: str) -> None:
+    result = load_files([str(KEEPALIVED_FILES[name])])
+    assert other_diagnostics(result) == []
+    ka = _keepalived(result)
+    assert result.config is not None and result.config.proxies == []
+
+    got = [
+        (
+            i.name,
+            i.state,
+            i.virtual_router_id,
+            i.priority,
+            i.auth_pass,
+            [(v.address, v.dev) for v in i.virtual_ipaddress],
+            [t.name for t in i.track_script],
+        )
+        for i in ka.vrrp_instances
+    ]
+    assert got == INSTANCES[name]
+    for inst in ka.vrrp_instances:
+        assert inst.interface == "eth1" and inst.auth_type == "PASS"
+        assert inst.advert_int == 1000 and inst.garp_master_delay == 1000
+        assert [t.name for t in inst.track_interface] == ["eth1"]
+
+    assert [(s.name, s.script, s.interval, s.weight) for s in ka.vrrp_scripts] == [
+        ("chk_haproxy", "killall -0 haproxy", 2000, 2)
+    ]
+    gd = ka.global_defs
+    assert (gd.router_id, gd.notification_email) == ROUTER_IDS[name]
+    assert gd.notification_email_from == "root@localhost"
+    assert gd.smtp_server == "127.0.0.1" and gd.smtp_connect_timeout == 3000
+
+
+@pytest.mark.parametrize("name", sorted(KEEPALIVED_FILES))
+def test_keepalived_example_not_supported_yet(name: str) -> None:
+    path = KEEPALIVED_FILES[name]
+    result = load_files([str(path)])
+    assert not_yet(result) == KEEPALIVED_NOT_YET[name]
+    assert not result.ok
+
+    warned = load_files([str(path)], unsupported="warn")
+    assert warned.ok and warned.alerts() == []
+    assert not_yet(warned, "WARNING") == KEEPALIVED_NOT_YET[name]
+
+
+def test_all_examples_together_merge() -> None:
+    # HAProxy and keepalived files in one load: one Config with both halves.
+    paths = [str(HAPROXY_SEED), str(KEEPALIVED_FILES["seed-keepalived-master.conf"])]
+    result = load_files(paths, environ={}, unsupported="warn")
+    assert result.ok
+    assert result.config is not None
+    assert len(result.config.proxies) == 4
+    assert _keepalived(result).vrrp_instances[0].virtual_router_id == 77
+    assert result.config.files == paths
