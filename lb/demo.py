@@ -76,7 +76,11 @@ async def _serve_backends(ports: list[int]) -> None:
         return await asyncio.start_server(handle, "127.0.0.1", port)
 
     servers = [await make(f"demo{i + 1}", p) for i, p in enumerate(ports)]
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    parent = os.getppid()
+    while os.getppid() == parent:  # the demo died without stopping us: follow it
+        await asyncio.sleep(0.5)
+    for server in servers:
+        server.close()
 
 
 def backends_main(argv: list[str]) -> int:

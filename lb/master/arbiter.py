@@ -230,9 +230,11 @@ class Arbiter:
             failures = self.boot_failures.get(slot, 0)
             if failures >= MAX_BOOT_FAILURES:
                 self.given_up.add(slot)
+                self.listeners.close_slot(slot)
                 log.alert(
                     f"worker slot {slot} failed to start {failures} times in a row; "
-                    "not respawning it. Fix the cause, then reload."
+                    "not respawning it and closing its listening sockets. "
+                    "Fix the cause, then reload."
                 )
                 if len(self.given_up) == gen.nworkers and not any(
                     w.ready for w in self.live_workers()

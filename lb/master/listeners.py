@@ -82,6 +82,12 @@ class ListenerSet:
         for key in [k for k in self.sockets if k not in wanted]:
             self.sockets.pop(key).close()
 
+    def close_slot(self, slot: int) -> None:
+        """Close every socket of one slot: nobody will accept on them, so the kernel must
+        stop queueing connections there (those already queued are reset, not left hanging)."""
+        for key in [k for k in self.sockets if k[1] == slot]:
+            self.sockets.pop(key).close()
+
     def close_all(self) -> None:
         for sock in self.sockets.values():
             sock.close()
