@@ -209,6 +209,12 @@ HAPROXY_SPLICE = {
 }
 
 
+def _splice_options(mode: str) -> str:
+    """HAProxy's splice lines for ``mode`` as inline code, for the markdown report."""
+    lines = [f"`{line.strip()}`" for line in HAPROXY_SPLICE[mode].splitlines() if line.strip()]
+    return " + ".join(lines) or "no splice option"
+
+
 def start_haproxy(workdir: Path, server_port: int, splice: str) -> Target:
     assert HAPROXY is not None
     port = free_port()
@@ -400,7 +406,7 @@ def markdown(
         f"{args.rounds} interleaved rounds of {args.gb} GB over {args.streams} streams each. "
         "CPU = utime+stime of every process of the proxy. "
         f"HAProxy: `nbthread 1`, `mode tcp`, splice: {args.haproxy_splice} "
-        f"(`{HAPROXY_SPLICE[args.haproxy_splice].strip() or 'no splice option'}`); lb: `-n 1`.",
+        f"({_splice_options(args.haproxy_splice)}); lb: `-n 1`.",
         "",
         "| target | Gbit/s min | Gbit/s median | Gbit/s max | CPU s/GB min | CPU s/GB median "
         "| CPU s/GB max |",

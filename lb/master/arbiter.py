@@ -88,7 +88,11 @@ class Arbiter:
             log.alert("workers failed to start; exiting")
             self._close()
             return 1
-        await self.runtime_api.sync(self.current.config)
+        if await self.runtime_api.sync(self.current.config):
+            log.alert("cannot open the runtime API; exiting")  # as HAProxy: fatal at start
+            self.fast_stop("startup failure")
+            self._close()
+            return 1
         log.notice(
             f"lb ready: generation {self.current.number}, {self.current.nworkers} worker(s), "
             f"maxconn {self.current.maxconn}"
@@ -376,7 +380,8 @@ class Arbiter:
                     w.graceful_stop(gen.hard_stop_after)
             self.reloads += 1
             self.region.generation = gen.number
-            await self.runtime_api.sync(gen.config)
+            api_errors = await self.runtime_api.sync(gen.config)
+            warnings += [f"[ALERT] {e}" for e in api_errors]
             sd_notify.notify("READY=1")
             log.notice(
                 f"reloaded: generation {gen.number} with {gen.nworkers} worker(s) "

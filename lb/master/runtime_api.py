@@ -51,8 +51,12 @@ class RuntimeApi:
 
     # ------------------------------------------------------------------ sockets
 
-    async def sync(self, config: Config) -> None:
-        """Listen on exactly the sockets ``config`` declares (called at start and reload)."""
+    async def sync(self, config: Config) -> list[str]:
+        """Listen on exactly the sockets ``config`` declares (called at start and reload).
+
+        Returns the alerts for sockets that could not be opened.
+        """
+        errors: list[str] = []
         wanted = {s.path: s for s in config.global_.stats_sockets}
         for path in [p for p in self.servers if p not in wanted or self.servers[p][0] != wanted[p]]:
             await self._close_one(path)
@@ -62,7 +66,9 @@ class RuntimeApi:
             try:
                 await self._open_one(spec)
             except OSError as exc:
-                log.alert(f"{spec.source}: cannot open stats socket {path}: {exc}")
+                errors.append(f"{spec.source}: cannot open stats socket {path}: {exc}")
+                log.alert(errors[-1])
+        return errors
 
     async def _open_one(self, spec: StatsSocket) -> None:
         path = spec.path

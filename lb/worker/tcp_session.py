@@ -245,6 +245,8 @@ class TcpSession:
             self.down.stop()
         elif self.server_sock is not None:
             self.loop.remove_writer(self.server_sock.fileno())  # still connecting
+        if self.up is None and not abort:
+            _discard_unread(self.client)
         for sock in (self.client, self.server_sock):
             if sock is None:
                 continue
@@ -255,3 +257,21 @@ class TcpSession:
                     pass
             sock.close()
         self.worker.session_closed(self)
+
+
+def _discard_unread(sock: socket.socket, limit: int = 1 << 20) -> None:
+    """Read and drop what the client sent before we gave up on it.
+
+    Closing a socket with unread bytes makes the kernel answer RST; HAProxy
+    would have read them into its buffer and closed with a plain FIN, which is
+    what the client should see when no server could be reached.
+    """
+    left = limit
+    try:
+        while left > 0:
+            n = len(sock.recv(min(left, 65536)))
+            if n == 0:
+                return
+            left -= n
+    except OSError:
+        pass

@@ -158,3 +158,22 @@ def test_check_mode_does_not_touch_a_running_daemon(
     assert "Configuration file is valid" in result.stdout
     assert {w.pid for w in lb.workers()} == before
     assert echo_roundtrip(port, b"x\n") == b"x\n"
+
+
+def test_runtime_api_that_cannot_open_is_fatal_at_start(
+    lb_factory: Callable[..., LbProcess], backend: Callable[..., Backend], tmp_path: Path
+) -> None:
+    echo = backend("echo", name="echo")
+    lb = lb_factory(workers=1)
+    missing_dir = tmp_path / "no-such-dir"
+    cfg = tcp_config(
+        stats_socket=str(missing_dir / "lb.sock"),
+        bind_port=free_port(),
+        servers=[("echo", echo.port)],
+    )
+    lb.start(cfg, wait=False)
+    assert lb.proc is not None
+    assert lb.proc.wait(20) == 1
+    err = lb.stderr()
+    assert f"cannot open stats socket {missing_dir / 'lb.sock'}" in err
+    assert "lb.cfg:2:" in err  # the stats socket line
