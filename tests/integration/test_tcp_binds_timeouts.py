@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -166,7 +167,7 @@ def test_daemon_on_the_pure_python_pump(
     monkeypatch.setenv("LB_NATIVE", "0")
     sink = backend("sink", name="sink")
     lb, port = start_lb([("sink", sink.port)], workers=1)
-    environ = open(f"/proc/{lb.workers()[0].pid}/environ", "rb").read().split(b"\0")
+    environ = Path(f"/proc/{lb.workers()[0].pid}/environ").read_bytes().split(b"\0")
     assert b"LB_NATIVE=0" in environ
     size = 32 << 20
     assert upload(port, seed=3, size=size) == (pattern_digest(3, size), size)
