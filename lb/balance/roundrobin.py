@@ -8,6 +8,7 @@ plain order s1 s2 s3 …; unequal weights interleave instead of bursting (weight
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -44,3 +45,20 @@ class SmoothRoundRobin(Generic[T]):
             return None
         scores[best] -= total
         return self._items[best]
+
+
+def smooth_sequence(weights: Sequence[int]) -> list[int]:
+    """One full cycle of smooth weighted round robin, as indexes into ``weights``.
+
+    Workers share one position counter per backend (an atomic in shared memory)
+    and read this cycle at that position, so the order holds for the whole
+    daemon, not per worker: 4 equal servers and 5 connections give s1 s2 s3 s4
+    s1 whichever workers accept them.
+    """
+    positive = [w for w in weights if w > 0]
+    if not positive:
+        return []
+    divisor = math.gcd(*positive)
+    rr = SmoothRoundRobin(list(range(len(weights))), [w // divisor for w in weights])
+    length = sum(positive) // divisor
+    return [rr.pick() for _ in range(length)]  # type: ignore[misc]

@@ -270,6 +270,8 @@ class Arbiter:
                 ):
                     gauges[name] = self.gauges.slot(name)
             if proxy.has_backend:
+                name = GaugeNames.backend_rr_position(proxy.name)
+                gauges[name] = self.gauges.slot(name)
                 for server in proxy.servers:
                     name = GaugeNames.server_cur_conns(proxy.name, server.name)
                     gauges[name] = self.gauges.slot(name)

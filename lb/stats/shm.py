@@ -46,6 +46,10 @@ class GaugeNames:
         return f"fe:{name}.cum_conns"
 
     @staticmethod
+    def backend_rr_position(name: str) -> str:
+        return f"be:{name}.rr_position"
+
+    @staticmethod
     def server_cur_conns(backend: str, server: str) -> str:
         return f"srv:{backend}/{server}.cur_conns"
 

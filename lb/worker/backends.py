@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lb.balance.roundrobin import SmoothRoundRobin
+from lb._native import SharedCounters
+from lb.balance.roundrobin import smooth_sequence
 from lb.config.model import Proxy, Server
 
 # HAProxy's defaults when a timeout is not set: connect is effectively unlimited
@@ -35,10 +36,17 @@ class ServerTarget:
 
 
 class Backend:
-    """Servers and the algorithm that picks among them (roundrobin for now)."""
+    """Servers and the algorithm that picks among them (roundrobin for now).
+
+    The round robin position is one atomic counter in shared memory for the
+    whole daemon; each worker reads the same precomputed smooth weighted cycle
+    at that position, so the order is global, not per worker.
+    """
 
     __slots__ = (
-        "_rr",
+        "_counters",
+        "_cycle",
+        "_position_index",
         "connect_timeout",
         "name",
         "redispatch",
@@ -48,7 +56,13 @@ class Backend:
         "tunnel_timeout",
     )
 
-    def __init__(self, proxy: Proxy, servers: list[ServerTarget]) -> None:
+    def __init__(
+        self,
+        proxy: Proxy,
+        servers: list[ServerTarget],
+        counters: SharedCounters,
+        position_index: int,
+    ) -> None:
         self.name = proxy.name
         self.servers = servers
         self.retries = proxy.retries
@@ -57,13 +71,25 @@ class Backend:
         self.tunnel_timeout = proxy.timeouts.tunnel  # ms or None
         timeout = proxy.timeouts.connect
         self.connect_timeout = (timeout or DEFAULT_CONNECT_TIMEOUT_MS) / 1000.0
-        weights = [0 if s.disabled else s.weight for s in (proxy.servers[t.index] for t in servers)]
-        self._rr: SmoothRoundRobin[ServerTarget] = SmoothRoundRobin(servers, weights)
+        weights = [
+            0 if proxy.servers[t.index].disabled else proxy.servers[t.index].weight for t in servers
+        ]
+        self._cycle = [servers[i] for i in smooth_sequence(weights)]
+        self._counters = counters
+        self._position_index = position_index
 
     def pick(self, avoid: ServerTarget | None = None) -> ServerTarget | None:
         """The next server; ``avoid`` is skipped when another one is available (redispatch)."""
-        if avoid is not None and len(self.servers) > 1:
-            other = self._rr.pick(lambda i: i != avoid.index)
-            if other is not None:
+        cycle = self._cycle
+        if not cycle:
+            return None
+        length = len(cycle)
+        position = self._counters.add(self._position_index, 1) - 1
+        target = cycle[position % length]
+        if target is not avoid:
+            return target
+        for step in range(1, length):
+            other = cycle[(position + step) % length]
+            if other is not avoid:
                 return other
-        return self._rr.pick()
+        return target  # the only server there is

@@ -120,7 +120,10 @@ class Worker:
                     self.boot.gauges[GaugeNames.server_cur_conns(proxy.name, server.name)]
                 )
                 targets.append(ServerTarget(i, proxy.name, server, family, (host, port), index))
-            backends[proxy.name] = Backend(proxy, targets)
+            position = self.region.counter_index(
+                self.boot.gauges[GaugeNames.backend_rr_position(proxy.name)]
+            )
+            backends[proxy.name] = Backend(proxy, targets, self.counters, position)
         return backends
 
     def _compile_frontends(self) -> dict[str, Frontend]:

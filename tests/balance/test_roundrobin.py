@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from lb.balance.roundrobin import SmoothRoundRobin
+from lb.balance.roundrobin import SmoothRoundRobin, smooth_sequence
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,26 @@ def test_set_weight_takes_effect() -> None:
     rr = SmoothRoundRobin(["a", "b"], [1, 1])
     rr.set_weight(1, 0)
     assert {rr.pick() for _ in range(4)} == {"a"}
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ([1, 1, 1, 1], [0, 1, 2, 3]),
+        ([2, 2], [0, 1]),  # reduced by the gcd
+        ([5, 1, 1], [0, 0, 1, 0, 2, 0, 0]),
+        ([0, 3], [1]),
+        ([0, 0], []),
+    ],
+)
+def test_smooth_sequence_is_one_cycle(weights: list[int], expected: list[int]) -> None:
+    assert smooth_sequence(weights) == expected
+
+
+def test_smooth_sequence_shares_match_weights() -> None:
+    weights = [10, 20, 30, 40, 0, 256]
+    seq = smooth_sequence(weights)
+    counts = Counter(seq)
+    total = sum(weights)
+    for i, w in enumerate(weights):
+        assert counts[i] * total == w * len(seq)

@@ -20,7 +20,7 @@ from tests.support.clients import (
     recv_line,
     upload,
 )
-from tests.support.lbproc import StartLb
+from tests.support.lbproc import LbProcess, StartLb, tcp_config
 from tests.support.servers import pattern_digest
 
 MB = 1 << 20
@@ -162,6 +162,37 @@ def test_roundrobin_spreads_over_servers(start_lb: StartLb, backend: BackendFact
         with connect(port) as s:
             names.append(recv_line(s))
     assert names.count(b"a\n") == 5 and names.count(b"b\n") == 5, names
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ((1, 1, 1, 1), "s1 s2 s3 s4 s1 s2 s3 s4 s1"),
+        # smooth: s1 never comes three times in a row; weight 0 is never picked
+        ((3, 1, 0, 2), "s1 s4 s1 s2 s4 s1 s1 s4 s1"),
+    ],
+)
+def test_roundrobin_order_is_global_across_workers(
+    lb_factory: Callable[..., LbProcess],
+    backend: BackendFactory,
+    weights: tuple[int, ...],
+    expected: str,
+) -> None:
+    """The order holds for the daemon, whichever of the 2 workers accepts each connection."""
+    servers = [backend("hello", name=f"s{i + 1}") for i in range(len(weights))]
+    lb = lb_factory(workers=2)
+    port = free_port()
+    lines = "".join(
+        f"    server {s.name} 127.0.0.1:{s.port} weight {w}\n"
+        for s, w in zip(servers, weights, strict=True)
+    )
+    cfg = tcp_config(stats_socket=lb.stats_socket, bind_port=port, servers=[])
+    lb.start(cfg + lines)
+    names = []
+    for _ in expected.split():
+        with connect(port) as s:
+            names.append(recv_line(s).decode().strip())
+    assert " ".join(names) == expected
 
 
 def test_idle_client_timeout_closes(start_lb: StartLb, backend: BackendFactory) -> None:
