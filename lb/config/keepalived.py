@@ -1,8 +1,8 @@
 """The keepalived-syntax parser: block tree → ``Keepalived`` model, then cross-checks.
 
-VRRP and keepalived's checkers are not built yet. The model is filled in full
-anyway, and each vrrp_instance, vrrp_script, vrrp_sync_group and virtual_server
-block, and each global_defs setting, gets one "not supported yet" at its line.
+VRRP is supported (lb/vrrp). keepalived's checkers are not built yet: the model
+is filled in full anyway, and each virtual_server block gets one "not supported
+yet" at its line.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ class KeepalivedParser:
             if node.keyword == "global_defs":
                 self._global_defs(node)
                 return
-            self.report.not_yet(node.source, node.keyword)
+            if entry.status is not kk.Status.SUPPORTED:
+                self.report.not_yet(node.source, node.keyword)
             handler: dict[str, Callable[[Node], None]] = {
                 "vrrp_script": self._vrrp_script,
                 "vrrp_instance": self._vrrp_instance,
@@ -177,9 +178,6 @@ class KeepalivedParser:
             )
         g = self.model.global_defs
         for child in self._block(node):
-            entry = kk.GLOBAL_DEFS.get(child.keyword)
-            if entry is not None and entry.modelled:
-                self.report.not_yet(child.source, child.keyword)
             if self._lookup("global_defs", child) is None:
                 continue
             try:
@@ -310,6 +308,8 @@ class KeepalivedParser:
             if value not in ("PASS", "AH"):
                 self.report.alert(n.source, f"'auth_type' must be PASS or AH, got '{value}'")
                 raise _Bad
+            if value == "AH":
+                self.report.not_yet(n.source, "auth_type AH", "IPsec AH authentication")
             inst.auth_type = value  # type: ignore[assignment]
 
         def auth_pass(n: Node) -> None:
@@ -392,8 +392,7 @@ class KeepalivedParser:
             self.report.alert(node.source, "'use_vmac' takes at most one interface name")
             raise _Bad
         inst.use_vmac = True
-        if node.args:
-            self.report.not_yet(node.source, f"use_vmac {node.args[0]}", "use_vmac with a name")
+        self.report.not_yet(node.source, "use_vmac")
 
     # ------------------------------------------------------------------ vrrp_sync_group
 

@@ -1,10 +1,11 @@
 """What lb knows of keepalived's configuration language, as data.
 
 Each block kind has a table: keyword → ``KaKeyword``. ``modelled`` says the
-parser fills the model from it; ``status`` says whether lb acts on it. VRRP and
-keepalived's checkers are not built yet, so nothing here is SUPPORTED: the
-modelled blocks are reported once at their first line, the unmodelled keywords
-inside them one by one, and unknown keywords are errors.
+parser fills the model from it; ``status`` says whether lb acts on it. VRRP
+(global_defs, vrrp_script, vrrp_instance, vrrp_sync_group) is supported;
+keepalived's checkers (virtual_server) are not built yet: such a block is
+reported once at its first line. Recognised but unmodelled keywords are
+reported one by one, and unknown keywords are errors.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ class KaKeyword:
     note: str = ""
 
 
-def _table(modelled: str, recognised: str = "") -> dict[str, KaKeyword]:
-    table = {name: KaKeyword(name, True) for name in modelled.split()}
+def _table(modelled: str, recognised: str = "", *, supported: bool = False) -> dict[str, KaKeyword]:
+    status = Status.SUPPORTED if supported else Status.NOT_YET
+    table = {name: KaKeyword(name, True, status) for name in modelled.split()}
     for name in recognised.split():
         assert name not in table, name
         table[name] = KaKeyword(name, False)
@@ -32,11 +34,13 @@ def _table(modelled: str, recognised: str = "") -> dict[str, KaKeyword]:
 
 # Top-level blocks and statements. The modelled blocks are reported as a whole.
 TOP_LEVEL = _table(
-    "global_defs vrrp_script vrrp_instance vrrp_sync_group virtual_server",
+    "global_defs vrrp_script vrrp_instance vrrp_sync_group",
     "virtual_server_group static_ipaddress static_routes static_rules vrrp_track_process "
     "track_file vrrp_track_file garp_group bfd_instance linkbeat_use_polling net_namespace "
     "net_namespace_ipvs instance use_pid_dir",
+    supported=True,
 )
+TOP_LEVEL["virtual_server"] = KaKeyword("virtual_server", True)  # LVS: the checker issue
 
 # Keywords that make a file keepalived syntax when they come first.
 FIRST_WORDS = frozenset({*TOP_LEVEL, "include"})
@@ -65,11 +69,13 @@ GLOBAL_DEFS = _table(
     "vrrp_owner_ignore_vmac checker_log_all_failures umask random_seed reload_check_config "
     "reload_time_file reload_repeat reload_file config_save_dir data_use_instance "
     "tmp_config_directory log_unknown_vrids",
+    supported=True,
 )
 
 VRRP_SCRIPT = _table(
     "script interval timeout weight rise fall user",
     "init_fail",
+    supported=True,
 )
 
 VRRP_INSTANCE = _table(
@@ -85,14 +91,18 @@ VRRP_INSTANCE = _table(
     "unicast_fault_no_peer notify_master_rx_lower_pri notify_deleted skip_check_adv_addr "
     "check_unicast_src linkbeat_use_polling down_timer_adverts no_accept_unicast "
     "use_ipvlan preempt lvs_sync_daemon_interface",
+    supported=True,
 )
 
-AUTHENTICATION = _table("auth_type auth_pass")
+AUTHENTICATION = _table("auth_type auth_pass", supported=True)
+
+VRRP_INSTANCE["use_vmac"] = KaKeyword("use_vmac", True, note="a macvlan with the VRRP MAC")
 
 VRRP_SYNC_GROUP = _table(
     "group notify_master notify_backup notify_fault notify smtp_alert",
     "notify_stop global_tracking sync_group_tracking_weight track_interface track_script "
     "track_process track_file track_bfd",
+    supported=True,
 )
 
 VIRTUAL_SERVER = _table(

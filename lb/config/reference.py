@@ -99,13 +99,13 @@ _KEEPALIVED_INTRO = """\
   nested at most 8 deep; a pattern matching no file is an ALERT.
 - Durations are seconds, possibly fractional (`advert_int 0.5`), kept in ms.
 
-VRRP and keepalived's checkers are not built yet. The parser fills the model in
-full and checks it (`virtual_router_id` and `priority` within 1..255, a
-`track_script` naming a missing `vrrp_script`, sync-group members, invalid IP
-addresses, duplicate instance names and router ids), then reports **one "not
-supported yet" per `vrrp_instance`, `vrrp_script`, `vrrp_sync_group` and
-`virtual_server` block and per `global_defs` setting**. Keywords that are recognised
-but not modelled get their own "not supported yet"; unknown keywords are ALERTs.
+VRRP is supported: `global_defs`, `vrrp_script`, `vrrp_instance` and
+`vrrp_sync_group` run in lb's master (see `docs/vrrp.md`). keepalived's checkers
+are not built yet: each `virtual_server` block gets one "not supported yet". The
+parser fills the model in full and checks it (`virtual_router_id` and `priority`
+within 1..255, a `track_script` naming a missing `vrrp_script`, sync-group
+members, invalid IP addresses, duplicate instance names and router ids). Keywords
+that are recognised but not modelled get their own "not supported yet"; unknown keywords are ALERTs.
 """
 
 # Tables list what works first.

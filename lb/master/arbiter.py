@@ -13,6 +13,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lb import log
 from lb.master import sd_notify
@@ -22,6 +23,9 @@ from lb.master.runtime_api import RuntimeApi
 from lb.master.workers import WorkerProcess, listener_fds, spawn_worker
 from lb.stats.shm import GaugeNames, GaugeTable, SharedRegion
 from lb.worker.boot import READY, WorkerBoot
+
+if TYPE_CHECKING:
+    from lb.vrrp.manager import VrrpManager
 
 MANAGE_INTERVAL = 0.1  # s between reap/murder/manage passes when nothing happens
 BOOT_TIMEOUT = 15.0  # s for a new worker to report ready
@@ -68,6 +72,7 @@ class Arbiter:
         self.stopping = False  # graceful stop under way
         self.exit_code: int | None = None
         self.runtime_api = RuntimeApi(self)
+        self.vrrp: VrrpManager | None = None
         self._signals: deque[int] = deque()
         self._wakeup = asyncio.Event()
         self._reload_lock = asyncio.Lock()
@@ -97,6 +102,7 @@ class Arbiter:
             f"lb ready: generation {self.current.number}, {self.current.nworkers} worker(s), "
             f"maxconn {self.current.maxconn}"
         )
+        self._sync_vrrp(self.current)
         sd_notify.notify("READY=1", f"MAINPID={os.getpid()}")
         if self.on_ready is not None:
             self.on_ready()
@@ -141,6 +147,7 @@ class Arbiter:
         """Graceful stop: workers finish what they hold, then everything exits."""
         log.notice("graceful stop requested")
         sd_notify.notify("STOPPING=1")
+        self._stop_vrrp()  # the peers take the addresses now; what is in flight finishes here
         self.stopping = True
         for w in self.live_workers():
             w.graceful_stop(self.current.hard_stop_after)
@@ -155,6 +162,7 @@ class Arbiter:
     def fast_stop(self, why: str) -> None:
         log.notice(f"{why}: stopping now")
         sd_notify.notify("STOPPING=1")
+        self._stop_vrrp()
         live = self.live_workers()
         for w in live:
             w.fast_stop()
@@ -382,6 +390,7 @@ class Arbiter:
                     w.graceful_stop(gen.hard_stop_after)
             self.reloads += 1
             self.region.generation = gen.number
+            self._sync_vrrp(gen)
             api_errors = await self.runtime_api.sync(gen.config)
             warnings += [f"[ALERT] {e}" for e in api_errors]
             sd_notify.notify("READY=1")
@@ -408,6 +417,42 @@ class Arbiter:
         if self.stopping:
             return
         self.listeners.prune([(g.config, g.nworkers) for g in self.generations.values()])
+
+    # ------------------------------------------------------------------ VRRP
+
+    def data_plane_ok(self) -> bool:
+        """Can lb serve at all? At least one ready worker of the current generation."""
+        return any(
+            w.ready and not w.stopping and w.generation == self.current.number
+            for w in self.live_workers()
+        )
+
+    def _sync_vrrp(self, gen: Generation) -> None:
+        """Start, reload or stop VRRP to match ``gen``'s keepalived configuration."""
+        keepalived = gen.config.keepalived
+        wanted = keepalived is not None and bool(keepalived.vrrp_instances)
+        if not wanted:
+            self._stop_vrrp()
+            return
+        assert keepalived is not None
+        from lb.vrrp.manager import VrrpManager  # pyroute2 is imported only when VRRP is used
+
+        # lb tracks itself: with proxies configured, no serving worker means FAULT
+        tracker = self.data_plane_ok if gen.config.frontends() else None
+        try:
+            if self.vrrp is None:
+                self.vrrp = VrrpManager(keepalived, data_plane_ok=tracker)
+                self.vrrp.start()
+            else:
+                self.vrrp.data_plane_ok = tracker
+                self.vrrp.reload(keepalived)
+        except Exception as exc:  # VRRP failing must not take the proxy down with it
+            log.alert(f"VRRP could not start: {exc!r}")
+
+    def _stop_vrrp(self) -> None:
+        if self.vrrp is not None:
+            self.vrrp.shutdown()
+            self.vrrp = None
 
     # ------------------------------------------------------------------ end
 

@@ -56,6 +56,9 @@ def load_generation(
         addrs = resolve_servers(config)
     except ResolveError as exc:
         raise LoadFailure([f"[ALERT] {exc}"]) from exc
-    count = nworkers or config.global_.nbthread or default_worker_count()
+    if config.frontends():
+        count = nworkers or config.global_.nbthread or default_worker_count()
+    else:
+        count = 0  # nothing to proxy (a keepalived-only configuration): the master alone
     maxconn = apply_fd_limit(config.global_.maxconn, config.global_.ulimit_n)
     return Generation(number, config, count, maxconn, addrs), warnings

@@ -46,6 +46,7 @@ class RuntimeApi:
                 self.cmd_show_info,
             ),
             "show proc": ("user", "show processes status", self.cmd_show_proc),
+            "show vrrp": ("user", "VRRP instances: state, priority, counters", self.cmd_show_vrrp),
             "reload": ("admin", "reload the configuration (like SIGUSR2)", self.cmd_reload),
         }
 
@@ -214,6 +215,10 @@ class RuntimeApi:
             __version__,
             f"{w.slot:<8}{w.generation}",
         )
+
+    async def cmd_show_vrrp(self) -> str:
+        vrrp = self.arbiter.vrrp
+        return vrrp.show() if vrrp is not None else "no VRRP instance\n\n"
 
     async def cmd_reload(self) -> str:
         ok, lines = await self.arbiter.reload()
