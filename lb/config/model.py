@@ -51,6 +51,7 @@ class Server(Struct):
     maxconn: int = 0  # 0 = no limit
     backup: bool = False
     disabled: bool = False
+    maxqueue: int = 0  # most requests queued for this server; 0 = no limit
 
 
 class Timeouts(Struct):
@@ -72,6 +73,64 @@ class UseBackend(Struct):
     # The condition as written ("if"/"unless" + words); the ACL issue compiles it.
     # In the foundation only unconditional use_backend is accepted.
     condition: list[str] = field(default_factory=list)
+
+
+class LogTarget(Struct):
+    """One ``log`` line: where traffic logs go and in what shape."""
+
+    address: str  # "127.0.0.1:514", "[::1]:514", "/dev/log" (unix datagram), "stdout", "stderr"
+    facility: str  # "local2", "daemon", …
+    source: Source
+    level: str | None = None  # max level sent ("debug", "info", …); None = all
+    min_level: str | None = None
+    format: Literal["rfc3164", "rfc5424", "raw", "short", "iso", "timed", "priority"] = "rfc3164"
+    length: int = 1024  # "len N": longest line sent
+
+
+class Capture(Struct):
+    """``capture request|response header NAME len N``."""
+
+    header: str
+    length: int
+    source: Source
+
+
+class ForwardFor(Struct):
+    """``option forwardfor [except NET] [header NAME] [if-none]``."""
+
+    header: str = "X-Forwarded-For"
+    except_net: str | None = None  # "127.0.0.0/8"
+    if_none: bool = False
+
+
+HttpConnectionMode = Literal["keep-alive", "server-close", "close"]
+
+
+class HttpOptions(Struct):
+    """What mode http does with connections, headers and logs in one proxy."""
+
+    connection_mode: HttpConnectionMode = (
+        "keep-alive"  # option http-keep-alive|http-server-close|httpclose
+    )
+    reuse: Literal["safe", "never", "always", "aggressive"] = "safe"  # http-reuse
+    forwardfor: ForwardFor | None = None
+    abortonclose: bool = False
+    errorfiles: dict[int, str] = field(
+        default_factory=dict
+    )  # status → file path (read by the master)
+    request_captures: list[Capture] = field(default_factory=list)
+    response_captures: list[Capture] = field(default_factory=list)
+
+
+class LogOptions(Struct):
+    """Traffic logging of one proxy."""
+
+    targets: list[LogTarget] = field(default_factory=list)  # after "log global" expansion
+    httplog: bool = False  # option httplog
+    tcplog: bool = False  # option tcplog
+    dontlognull: bool = False
+    logasap: bool = False
+    log_format: str | None = None  # log-format (overrides httplog/tcplog)
 
 
 ProxyKind = Literal["frontend", "backend", "listen"]
@@ -99,6 +158,8 @@ class Proxy(Struct):
     # both
     timeouts: Timeouts = field(default_factory=Timeouts)
     description: str | None = None
+    http: HttpOptions = field(default_factory=HttpOptions)
+    logs: LogOptions = field(default_factory=LogOptions)
 
     @property
     def has_frontend(self) -> bool:
@@ -133,6 +194,9 @@ class Global(Struct):
     node: str | None = None
     description: str | None = None
     stats_sockets: list[StatsSocket] = field(default_factory=list)
+    logs: list[LogTarget] = field(default_factory=list)  # global "log" lines
+    tune_bufsize: int = 16384  # tune.bufsize: the longest request or response head
+    tune_http_maxhdr: int = 101  # tune.http.maxhdr: most header lines in a head
 
 
 # --------------------------------------------------------------------------- keepalived side

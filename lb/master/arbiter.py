@@ -293,6 +293,7 @@ class Arbiter:
             gauges=gauges,
             maxconn=gen.maxconn,
             server_addrs=gen.server_addrs,
+            errorfiles=gen.errorfiles,
         )
         popen, control, frame = spawn_worker(boot, self.region.fd)
         worker = WorkerProcess(slot, gen.number, popen, control)

@@ -18,6 +18,7 @@ class Generation(Struct):
     nworkers: int
     maxconn: int
     server_addrs: dict[str, tuple[int, str, int]]
+    errorfiles: dict[str, dict[int, bytes]] = {}
 
     @property
     def hard_stop_after(self) -> float | None:
@@ -56,9 +57,24 @@ def load_generation(
         addrs = resolve_servers(config)
     except ResolveError as exc:
         raise LoadFailure([f"[ALERT] {exc}"]) from exc
+    errorfiles = read_errorfiles(config)
     if config.frontends():
         count = nworkers or config.global_.nbthread or default_worker_count()
     else:
         count = 0  # nothing to proxy (a keepalived-only configuration): the master alone
     maxconn = apply_fd_limit(config.global_.maxconn, config.global_.ulimit_n)
-    return Generation(number, config, count, maxconn, addrs), warnings
+    return Generation(number, config, count, maxconn, addrs, errorfiles), warnings
+
+
+def read_errorfiles(config: Config) -> dict[str, dict[int, bytes]]:
+    """The workers cannot read files after their chroot: the master reads errorfiles."""
+    out: dict[str, dict[int, bytes]] = {}
+    for proxy in config.proxies:
+        for status, path in proxy.http.errorfiles.items():
+            try:
+                with open(path, "rb") as f:
+                    raw = f.read()
+            except OSError as exc:
+                raise LoadFailure([f"[ALERT] {proxy.source}: errorfile {path}: {exc}"]) from exc
+            out.setdefault(proxy.name, {})[status] = raw
+    return out

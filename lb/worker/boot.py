@@ -37,6 +37,8 @@ class WorkerBoot(msgspec.Struct):
     maxconn: int  # effective global maxconn
     # resolved server addresses: "backend/server" → (host, port) as getaddrinfo gave them
     server_addrs: dict[str, tuple[int, str, int]]  # family, host, port
+    # errorfile contents read by the master: proxy name → status → whole HTTP response
+    errorfiles: dict[str, dict[int, bytes]] = msgspec.field(default_factory=dict)
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -16,6 +16,9 @@ from lb._native import PipePool
 from lb.stats.shm import GaugeNames, SharedRegion
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.boot import WorkerBoot
+from lb.worker.http.session import HttpSession
+from lb.worker.http.settings import HttpSettings
+from lb.worker.http.upstream import ServerPool
 from lb.worker.tcp_session import TcpSession
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ class Frontend:
         "backend",
         "cum_index",
         "cur_index",
+        "http",
         "idle_timeout",
         "listeners",
         "maxconn",
@@ -65,6 +69,7 @@ class Frontend:
         self.cum_index = region.counter_index(gauges[GaugeNames.frontend_cum_conns(proxy.name)])
         self.paused = False
         self.idle_timeout = _idle_timeout(proxy, backend)
+        self.http: HttpSettings | None = None  # set for mode http
 
 
 def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
@@ -98,6 +103,8 @@ class Worker:
         self.maxconn = boot.maxconn
         self.pipes = PipePool()
         self.sessions: set[TcpSession] = set()
+        self.http_sessions: set[HttpSession] = set()
+        self._pools: dict[ServerTarget, ServerPool] = {}
         self.clock = loop.time()
         self.stopping = False
         self.globally_paused = False
@@ -134,7 +141,18 @@ class Worker:
             if name is None and proxy.kind == "listen":
                 name = proxy.name
             backend = self.backends.get(name) if name else None
-            frontends[proxy.name] = Frontend(proxy, backend, self.region, self.boot.gauges)
+            frontend = frontends[proxy.name] = Frontend(
+                proxy, backend, self.region, self.boot.gauges
+            )
+            if proxy.mode == "http":
+                backend_proxy = self.boot.config.backend(name) if name else None
+                frontend.http = HttpSettings(
+                    proxy,
+                    backend_proxy,
+                    backend,
+                    self.boot.config.global_,
+                    self.boot.errorfiles.get(proxy.name, {}),
+                )
         for lfd in self.boot.listeners:
             frontend = frontends[lfd.frontend]
             frontend.listeners.append(Listener(frontend, lfd.fd))
@@ -158,6 +176,8 @@ class Worker:
                 # Only this process's descriptor: the master keeps the socket open,
                 # so connections waiting in the backlog stay for the next worker.
                 listener.sock.close()
+        for http in list(self.http_sessions):
+            http.graceful()  # idle keep-alive connections close now, busy ones after
         self._maybe_exit()
 
     def fast_stop(self) -> None:
@@ -166,17 +186,27 @@ class Worker:
             self._unlisten(frontend)
         for session in list(self.sessions):
             session.close(abort=True)
+        for http in list(self.http_sessions):
+            http.abort()
         self.loop.stop()
 
     def _maybe_exit(self) -> None:
-        if self.stopping and not self.sessions:
+        if self.stopping and not self.sessions and not self.http_sessions:
             self.loop.stop()
 
     def _on_tick(self) -> None:
         self.clock = now = self.loop.time()
         for session in [s for s in self.sessions if s.idle_limit and now - s.active > s.idle_limit]:
             session.close(abort=False)
+        for http in [h for h in self.http_sessions if h.deadline and now >= h.deadline]:
+            http.on_tick(now)
         self.loop.call_later(self.tick, self._on_tick)
+
+    def server_pool(self, target: ServerTarget) -> ServerPool:
+        pool = self._pools.get(target)
+        if pool is None:
+            pool = self._pools[target] = ServerPool()
+        return pool
 
     # ------------------------------------------------------------------ accept
 
@@ -220,15 +250,34 @@ class Worker:
             counters.add(self.global_cum, 1)
             counters.add(frontend.cum_index, 1)
             backend = frontend.backend
-            if backend is None:
+            if backend is None and frontend.http is None:
                 client.close()  # no backend for this connection: HAProxy closes it
                 self._release(frontend)
                 continue
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if frontend.http is not None:
+                self._start_http(frontend, frontend.http, client)
+                continue
+            assert backend is not None
             session = TcpSession(self, frontend, backend, client)
             self.sessions.add(session)
             session.start()
+
+    def _start_http(
+        self, frontend: Frontend, settings: HttpSettings, client: socket.socket
+    ) -> None:
+        def started(task: asyncio.Task[object]) -> None:
+            if task.cancelled() or task.exception() is not None:
+                client.close()
+                self._release(frontend)
+
+        task = self.loop.create_task(
+            self.loop.connect_accepted_socket(
+                lambda: HttpSession(self, frontend, settings), sock=client
+            )
+        )
+        task.add_done_callback(started)
 
     def _release(self, frontend: Frontend) -> None:
         self.counters.release(self.global_cur)
@@ -267,6 +316,17 @@ class Worker:
 def _tick_interval(frontends: dict[str, Frontend]) -> float:
     """How often idle sessions are looked at: a quarter of the tightest timeout, 50 ms to 1 s."""
     limits = [fe.idle_timeout for fe in frontends.values() if fe.idle_timeout]
+    for fe in frontends.values():
+        h = fe.http
+        if h is not None:
+            timeouts = (
+                h.http_request_timeout,
+                h.keep_alive_timeout,
+                h.server_timeout,
+                h.connect_timeout,
+                h.tunnel_timeout,
+            )
+            limits += [t for t in timeouts if t]
     if not limits:
         return 1.0
     return max(0.05, min(1.0, min(limits) / 4))

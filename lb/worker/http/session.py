@@ -1,0 +1,674 @@
+"""One client connection in mode http.
+
+The client side is parsed by httptools; each complete request head is validated,
+routed, and sent to a server over a pooled or new connection; bodies stream both
+ways, re-framed (chunked stays chunked, lengths stay lengths), with flow control:
+a side whose peer cannot take more is paused. Requests that arrive pipelined wait
+in order. An Upgrade answered by 101 turns the connection into a tunnel.
+
+State of a session, grouped:
+- client:   transport, parser, the queue of requests (pipelining), read pause flags
+- exchange: the request being served, its server and upstream connection, the
+            response head and how its body is framed to the client
+- timing:   the phase the session is in and when that phase's timeout expires
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import TYPE_CHECKING
+
+import httptools
+
+from lb.worker.http.head import (
+    BadMessage,
+    Framing,
+    Head,
+    analyse,
+    forwarded_headers,
+    render_request,
+    render_response,
+    response_has_body,
+)
+from lb.worker.http.upstream import UpstreamConnection
+
+if TYPE_CHECKING:
+    from lb.worker.backends import ServerTarget
+    from lb.worker.http.settings import HttpSettings
+    from lb.worker.worker import Frontend, Worker
+
+# Phases, for timeouts
+WAIT_REQUEST = 0  # between requests (timeout http-keep-alive, then http-request)
+READ_HEAD = 1  # some of a request head received (timeout http-request)
+CONNECT = 2  # connecting to a server (timeout connect, retries)
+EXCHANGE = 3  # request sent and/or response flowing (timeout server / client)
+TUNNEL = 4  # after 101 (timeout tunnel)
+CLOSED = 5
+
+BUFFER_LIMIT = 64 * 1024  # request body bytes held while no server is ready: then pause
+CHUNK_END = b"0\r\n\r\n"
+
+
+class Request:
+    """One request as it is parsed and served."""
+
+    __slots__ = ("body", "buffered", "complete", "forwarding", "head", "sent_body", "trailers")
+
+    def __init__(self, head: Head) -> None:
+        self.head = head
+        self.body: deque[bytes] = deque()  # framed pieces waiting for the server
+        self.buffered = 0
+        self.complete = False  # the whole request (body included) was received
+        self.forwarding = False  # the head went to a server: body pieces go straight on
+        self.sent_body = False  # some body bytes went to a server (no replay then)
+        self.trailers: list[tuple[bytes, bytes]] = []
+
+
+class HttpSession(asyncio.Protocol):
+    __slots__ = (
+        "_parsing",
+        "_parsing_bytes",
+        "client_ip",
+        "client_paused",
+        "closed",
+        "current",
+        "deadline",
+        "early_tunnel",
+        "frontend",
+        "keep_client",
+        "loop",
+        "own",
+        "parser",
+        "phase",
+        "queue",
+        "requests_done",
+        "resp",
+        "resp_framing",
+        "resp_trailers",
+        "response_started",
+        "retries_left",
+        "settings",
+        "stopping",
+        "target",
+        "transport",
+        "upgrading",
+        "upstream",
+        "upstream_paused",
+        "worker",
+    )
+
+    def __init__(self, worker: Worker, frontend: Frontend, settings: HttpSettings) -> None:
+        self.worker = worker
+        self.frontend = frontend  # counters and limits (shared with tcp mode)
+        self.settings = settings
+        self.loop = worker.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client_ip = ""
+        self.queue: deque[Request] = deque()
+        self._parsing: Request | None = None
+        self._parsing_bytes = 0  # bytes of the head being parsed (tune.bufsize)
+        self.current: Request | None = None
+        self.target: ServerTarget | None = None
+        self.upstream: UpstreamConnection | None = None
+        self.resp: Head | None = None
+        self.resp_framing = Framing.NONE
+        self.resp_trailers: list[bytes] = []
+        self.own: UpstreamConnection | None = None  # http-reuse never: this client's connection
+        self.requests_done = 0
+        self.upgrading = False
+        self.response_started = False  # a byte of the response went to the client
+        self.keep_client = True
+        self.retries_left = 0
+        self.early_tunnel = b""
+        self.client_paused = False
+        self.upstream_paused = False
+        self.stopping = False
+        self.closed = False
+        self.phase = WAIT_REQUEST
+        self.deadline = 0.0
+
+    # ================================================================== client transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.client_ip = peer[0] if peer else ""
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.worker.http_sessions.add(self)
+        # The first request of a connection gets timeout http-request from the accept on.
+        self._arm(READ_HEAD, self.settings.http_request_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.phase == TUNNEL:
+            upstream = self.upstream
+            if upstream is not None and upstream.transport is not None:
+                upstream.transport.write(data)
+            return
+        if self.upgrading:  # after an Upgrade head: the tunnel's bytes, if the server agrees
+            self.early_tunnel += data
+            return
+        if self.closed:
+            return
+        in_head = self._parsing is None or not self._parsing.head.method
+        if in_head and self._parsing is None and self.phase == WAIT_REQUEST:
+            self._arm(READ_HEAD, self.settings.http_request_timeout)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            self.upgrading = True
+            self.early_tunnel = data[offset:]
+            return
+        except (httptools.HttpParserError, BadMessage):
+            self.bad_request()
+            return
+        # A head still incomplete after this much is over tune.bufsize: refuse it.
+        if self._parsing is None or not self._parsing.head.method:
+            if self._parsing is not None or in_head:
+                self._parsing_bytes += len(data)
+                if self._parsing_bytes > self.settings.bufsize:
+                    self.bad_request()
+        else:
+            self._parsing_bytes = 0
+
+    def eof_received(self) -> bool:
+        # A client that half-closes after its request still gets the response (HAProxy
+        # keeps the connection); with nothing in flight there is nothing left to do.
+        if self.current is None and not self.queue:
+            self.close()
+            return False
+        self.keep_client = False
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.phase = CLOSED
+        self.worker.http_sessions.discard(self)
+        self._drop_upstream()
+        self.worker.session_closed(self)
+
+    def pause_writing(self) -> None:
+        upstream = self.upstream
+        if upstream is not None and upstream.transport is not None and not self.upstream_paused:
+            upstream.transport.pause_reading()
+            self.upstream_paused = True
+
+    def resume_writing(self) -> None:
+        upstream = self.upstream
+        if self.upstream_paused and upstream is not None and upstream.transport is not None:
+            upstream.transport.resume_reading()
+        self.upstream_paused = False
+
+    # ================================================================== request parsing
+
+    def on_message_begin(self) -> None:
+        self._parsing = Request(Head())
+
+    def on_url(self, url: bytes) -> None:
+        assert self._parsing is not None
+        self._parsing.head.url += url
+        if len(self._parsing.head.url) > self.settings.bufsize:
+            raise BadMessage("request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self._parsing
+        assert req is not None
+        if req.head.method:  # after the head: a trailer of a chunked body
+            req.trailers.append((name, value))
+            return
+        headers = req.head.headers
+        headers.append((name, value))
+        self._parsing_bytes += len(name) + len(value) + 4
+        if len(headers) > self.settings.maxhdr or self._parsing_bytes > self.settings.bufsize:
+            raise BadMessage("request head over tune.bufsize or tune.http.maxhdr")
+
+    def on_headers_complete(self) -> None:
+        req = self._parsing
+        assert req is not None
+        head = req.head
+        head.method = self.parser.get_method()
+        head.version = self.parser.get_http_version()
+        if head.version not in ("1.0", "1.1"):
+            raise BadMessage(f"unsupported version HTTP/{head.version}")
+        analyse(head, is_request=True)
+        self._parsing_bytes = 0
+        self.queue.append(req)
+        if self.current is None:
+            self._serve_next()
+
+    def on_body(self, body: bytes) -> None:
+        req = self._parsing
+        assert req is not None
+        piece = b"%x\r\n%s\r\n" % (len(body), body) if req.head.framing == Framing.CHUNKED else body
+        if req.forwarding and self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.write(piece)
+            req.sent_body = True
+            return
+        req.body.append(piece)
+        req.buffered += len(piece)
+        if req.buffered > BUFFER_LIMIT:
+            self._pause_client()
+
+    def on_message_complete(self) -> None:
+        req = self._parsing
+        assert req is not None
+        self._parsing = None
+        req.complete = True
+        end = self._body_end(req)
+        if end:
+            if req.forwarding and self.upstream is not None and self.upstream.transport is not None:
+                self.upstream.transport.write(end)
+            else:
+                req.body.append(end)
+        if len(self.queue) > 4:  # pipelining: enough requests waiting, read no further
+            self._pause_client()
+
+    @staticmethod
+    def _body_end(req: Request) -> bytes:
+        if req.head.framing != Framing.CHUNKED:
+            return b""
+        if not req.trailers:
+            return CHUNK_END
+        lines = b"".join(b"%s: %s\r\n" % kv for kv in req.trailers)
+        return b"0\r\n" + lines + b"\r\n"
+
+    # ================================================================== serving a request
+
+    def _serve_next(self) -> None:
+        if self.closed or not self.queue:
+            return
+        self.current = self.queue[0]
+        backend = self.settings.backend
+        if backend is None:
+            self.send_error(503)
+            return
+        self.retries_left = backend.retries
+        target = backend.pick()
+        if target is None:
+            self.send_error(503)
+            return
+        self._use_server(target)
+
+    def _use_server(self, target: ServerTarget) -> None:
+        self.target = target
+        req = self.current
+        assert req is not None
+        pool = self.worker.server_pool(target)
+        reuse = self.settings.reuse
+        conn = None
+        if reuse == "never":
+            own, self.own = self.own, None
+            if own is not None and not own.closed and own.pool is pool:
+                conn = own
+            elif own is not None:
+                own.close()
+        elif reuse == "always" or self.requests_done > 0:
+            # http-reuse safe: a connection's first request gets a connection of its own
+            conn = pool.take(self.worker.clock)
+        if conn is not None:
+            self._send_request(conn)
+            return
+        self._arm(CONNECT, self.settings.connect_timeout)
+        task = self.loop.create_task(
+            self.loop.create_connection(
+                lambda: UpstreamConnection(pool), target.address[0], target.address[1]
+            )
+        )
+        task.add_done_callback(self._connected)
+
+    def _connected(
+        self, task: asyncio.Task[tuple[asyncio.BaseTransport, UpstreamConnection]]
+    ) -> None:
+        if self.closed:
+            if not task.cancelled() and task.exception() is None:
+                task.result()[1].close()
+            return
+        exc = None if task.cancelled() else task.exception()
+        if task.cancelled() or exc is not None:
+            self._connect_failed()
+            return
+        _transport, conn = task.result()
+        self._send_request(conn)
+
+    def _connect_failed(self) -> None:
+        backend = self.settings.backend
+        assert backend is not None and self.target is not None
+        if self.retries_left <= 0:
+            self.send_error(503)
+            return
+        self.retries_left -= 1
+        if backend.redispatch and self.retries_left == 0:
+            self._use_server(backend.pick(avoid=self.target) or self.target)
+        else:
+            # the same server after HAProxy's turn-around delay
+            self.loop.call_later(min(backend.connect_timeout, 1.0), self._retry_same)
+
+    def _retry_same(self) -> None:
+        if not self.closed and self.target is not None:
+            self._use_server(self.target)
+
+    def _send_request(self, conn: UpstreamConnection) -> None:
+        req = self.current
+        assert req is not None and conn.transport is not None
+        self.upstream = conn
+        conn.session = self
+        conn.requests += 1
+        head = req.head
+        extra = []
+        ff = self.settings.forwardfor
+        if ff is not None:
+            header = ff.value_for(head, self.client_ip)
+            if header is not None:
+                extra.append(header)
+        tail = []
+        if head.framing == Framing.CHUNKED:
+            tail.append(b"transfer-encoding: chunked\r\n")
+        elif head.framing == Framing.LENGTH:
+            tail.append(b"content-length: %d\r\n" % head.content_length)
+        elif head.header(b"content-length") is not None or head.method in (b"POST", b"PUT"):
+            tail.append(b"content-length: 0\r\n")
+        if head.upgrade and b"upgrade" in head.connection_tokens:
+            tail.append(b"connection: upgrade\r\nupgrade: %s\r\n" % head.upgrade)
+        elif self.settings.connection_mode != "keep-alive":
+            tail.append(b"connection: close\r\n")
+        tail.append(b"\r\n")
+        data = render_request(
+            head.method, head.url, forwarded_headers(head, extra=extra), b"".join(tail)
+        )
+        if req.body:
+            data += b"".join(req.body)
+            req.body.clear()
+            req.buffered = 0
+            req.sent_body = True
+        conn.transport.write(data)
+        req.forwarding = True
+        self._resume_client()
+        self._arm(EXCHANGE, self.settings.server_timeout)
+
+    # ================================================================== responses
+
+    def upstream_data(self, conn: UpstreamConnection, data: bytes) -> None:
+        if self.phase == TUNNEL:
+            if self.transport is not None:
+                self.transport.write(data)
+            return
+        self._arm(EXCHANGE, self.settings.server_timeout)
+        try:
+            conn.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            rest = data[offset:]
+            if rest and self.transport is not None:
+                self.transport.write(rest)
+        except (httptools.HttpParserError, BadMessage):
+            self._bad_response(conn)
+
+    def response_head(self, conn: UpstreamConnection, resp: Head) -> None:
+        req = self.current
+        assert req is not None and self.transport is not None
+        analyse(resp, is_request=False)
+        status = resp.status
+        if 100 <= status < 200 and status != 101:
+            if req.head.version == "1.1":  # 1xx means nothing to an HTTP/1.0 client
+                self.transport.write(
+                    render_response(status, resp.reason, forwarded_headers(resp), b"\r\n")
+                )
+            return
+        self.resp = resp
+        self.response_started = True
+        if status == 101 and req.head.upgrade:
+            tail = b"connection: upgrade\r\nupgrade: %s\r\n\r\n" % (
+                resp.upgrade or req.head.upgrade
+            )
+            self.transport.write(
+                render_response(status, resp.reason, forwarded_headers(resp), tail)
+            )
+            self._start_tunnel(conn)
+            return
+        has_body = response_has_body(status, req.head.method)
+        keep = (
+            req.head.keep_alive
+            and self.keep_client
+            and not self.stopping
+            and self.settings.connection_mode != "close"
+        )
+        tail = []
+        if not has_body:
+            framing = Framing.NONE
+            if resp.framing == Framing.LENGTH and req.head.method == b"HEAD":
+                tail.append(b"content-length: %d\r\n" % resp.content_length)
+        elif resp.framing == Framing.LENGTH:
+            framing = Framing.LENGTH
+            tail.append(b"content-length: %d\r\n" % resp.content_length)
+        elif resp.framing == Framing.CHUNKED and req.head.version == "1.1":
+            framing = Framing.CHUNKED
+            tail.append(b"transfer-encoding: chunked\r\n")
+        elif resp.framing == Framing.NONE:
+            framing = Framing.NONE
+            tail.append(b"content-length: 0\r\n")
+        else:  # delimited by close (or chunked to an HTTP/1.0 client): so is ours
+            framing = Framing.CLOSE
+            keep = False
+        if not req.complete:
+            keep = False  # the rest of the request body would be read as a new request
+        self.keep_client = keep
+        if req.head.version == "1.1":
+            if not keep:
+                tail.append(b"connection: close\r\n")
+        elif keep:
+            tail.append(b"connection: keep-alive\r\n")
+        tail.append(b"\r\n")
+        self.resp_framing = framing
+        self.transport.write(
+            render_response(status, resp.reason, forwarded_headers(resp), b"".join(tail))
+        )
+        if req.head.method == b"HEAD":
+            # llhttp cannot be told the request was HEAD: it would wait for a body
+            conn.new_response_parser()
+            self.response_complete(conn)
+
+    def response_body(self, body: bytes) -> None:
+        transport = self.transport
+        if transport is None or self.resp is None:
+            return
+        if self.resp_framing == Framing.CHUNKED:
+            transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+        elif self.resp_framing != Framing.NONE:
+            transport.write(body)
+
+    def response_trailer(self, name: bytes, value: bytes) -> None:
+        self.resp_trailers.append(name + b": " + value + b"\r\n")
+
+    def response_complete(self, conn: UpstreamConnection) -> None:
+        if self.resp is None or self.current is None:
+            return  # a 1xx ended, or a HEAD already finished
+        resp = self.resp
+        if self.resp_framing == Framing.CHUNKED and self.transport is not None:
+            self.transport.write(b"0\r\n" + b"".join(self.resp_trailers) + b"\r\n")
+        self.resp_trailers.clear()
+        self._finish_exchange(conn, server_reusable=resp.keep_alive)
+
+    def _finish_exchange(self, conn: UpstreamConnection | None, server_reusable: bool) -> None:
+        req = self.current
+        self.current = None
+        self.resp = None
+        self.response_started = False
+        if self.queue and self.queue[0] is req:
+            self.queue.popleft()
+        self.requests_done += 1
+        if conn is not None:
+            self.upstream = None
+            if self.upstream_paused and conn.transport is not None:
+                conn.transport.resume_reading()
+            self.upstream_paused = False
+            conn.session = None
+            reusable = (
+                server_reusable
+                and self.settings.connection_mode == "keep-alive"
+                and req is not None
+                and req.complete
+                and not conn.closed
+            )
+            if not reusable:
+                conn.close()
+            elif self.settings.reuse == "never":
+                self.own = conn
+            else:
+                conn.pool.put(conn, self.worker.clock)
+        if self.upgrading:  # the server refused the upgrade: back to plain HTTP
+            self.upgrading = False
+            self.parser = httptools.HttpRequestParser(self)
+            pending, self.early_tunnel = self.early_tunnel, b""
+            if pending and self.keep_client:
+                self.loop.call_soon(self.data_received, pending)
+        if not self.keep_client or self.stopping:
+            self.close()
+            return
+        self._resume_client()
+        if self.queue:
+            self._serve_next()
+        else:
+            self._arm(WAIT_REQUEST, self.settings.keep_alive_timeout)
+
+    def upstream_lost(self, conn: UpstreamConnection) -> None:
+        if conn is not self.upstream or self.closed:
+            return
+        self.upstream = None
+        req = self.current
+        if req is None:
+            return
+        if self.resp is None and not self.response_started:
+            # Nothing of a response yet: a reused connection the server had closed, or a
+            # server that died. Retry only where that cannot repeat a side effect.
+            reused = conn.requests > 1
+            replayable = not req.sent_body and (req.head.idempotent or reused)
+            if replayable and (reused or self.retries_left > 0):
+                if not reused:
+                    self.retries_left -= 1
+                req.forwarding = False
+                assert self.target is not None
+                self._use_server(self.target)
+                return
+            self.send_error(502)
+            return
+        if self.resp_framing == Framing.CLOSE:
+            self._finish_exchange(None, server_reusable=False)
+            return
+        self.abort()  # a truncated response must not look complete
+
+    def _bad_response(self, conn: UpstreamConnection) -> None:
+        conn.close()
+        self.upstream = None
+        if self.response_started:
+            self.abort()
+        else:
+            self.send_error(502)
+
+    # ================================================================== upgrade / tunnel
+
+    def _start_tunnel(self, conn: UpstreamConnection) -> None:
+        self.upgrading = False
+        self._arm(TUNNEL, self.settings.tunnel_timeout)
+        pending = self.early_tunnel
+        self.early_tunnel = b""
+        if pending and conn.transport is not None:
+            conn.transport.write(pending)
+        self._resume_client()
+
+    # ================================================================== flow control
+
+    def upstream_full(self) -> None:
+        self._pause_client()
+
+    def upstream_drained(self) -> None:
+        self._resume_client()
+
+    def _pause_client(self) -> None:
+        if not self.client_paused and self.transport is not None:
+            self.transport.pause_reading()
+            self.client_paused = True
+
+    def _resume_client(self) -> None:
+        if self.client_paused and self.transport is not None and not self.closed:
+            req = self._parsing
+            if req is not None and req.buffered > BUFFER_LIMIT and not req.forwarding:
+                return
+            if len(self.queue) > 4:
+                return
+            self.transport.resume_reading()
+            self.client_paused = False
+
+    # ================================================================== timeouts and ends
+
+    def _arm(self, phase: int, timeout: float) -> None:
+        self.phase = phase
+        self.deadline = self.worker.clock + timeout if timeout else 0.0
+
+    def on_tick(self, now: float) -> None:
+        """Called by the worker's sweeper; acts when this phase's timeout has passed."""
+        if not self.deadline or now < self.deadline or self.closed:
+            return
+        phase = self.phase
+        if phase == WAIT_REQUEST:
+            self.close()  # idle keep-alive connection: close silently, as HAProxy
+        elif phase == READ_HEAD:
+            self.send_error(408)
+        elif phase == CONNECT:
+            self.send_error(503)
+        elif phase == EXCHANGE:
+            if self.response_started:
+                self.abort()
+            else:
+                self.send_error(504)
+        else:
+            self.abort()
+
+    def send_error(self, status: int) -> None:
+        if self.closed or self.transport is None:
+            return
+        self._drop_upstream()
+        if not self.response_started:
+            self.transport.write(self.settings.errors[status])
+        self.close()
+
+    def bad_request(self) -> None:
+        self.send_error(400)
+
+    def graceful(self) -> None:
+        """The worker stops: finish what is in flight, then close; idle connections close now."""
+        self.stopping = True
+        if self.current is None and not self.queue and self._parsing is None:
+            self.close()
+
+    def _drop_upstream(self) -> None:
+        for conn in (self.upstream, self.own):
+            if conn is not None:
+                conn.session = None
+                conn.close()
+        self.upstream = self.own = None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.phase = CLOSED
+        self._drop_upstream()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.phase = CLOSED
+        self._drop_upstream()
+        if self.transport is not None:
+            self.transport.abort()
