@@ -125,3 +125,98 @@ def _check_port(port_text: str, text: str) -> int:
     if not 1 <= port <= 65535:
         raise AddressError(f"port {port_text} is out of range 1..65535 in address '{text}'")
     return port
+
+
+# --------------------------------------------------------------------------- log targets
+
+SYSLOG_PORT = 514
+_LOG_IP_PREFIXES = {"udp@": 0, "udp4@": 4, "udp6@": 6, "ipv4@": 4, "ipv6@": 6}
+_LOG_FDS = {"fd@1": "stdout", "fd@2": "stderr"}
+
+
+def parse_log_address(text: str) -> str:
+    """The target of a ``log`` line, normalised for the logger.
+
+    Returns ``"stdout"``, ``"stderr"``, a unix datagram socket path (``"/dev/log"``),
+    ``"HOST:PORT"`` (IPv4 or host name) or ``"[IPv6]:PORT"``. A missing or zero port
+    is 514. As in HAProxy, the last ``:`` introduces the port, so a bare IPv6
+    address must be bracketed or end with ``:`` (``::1:`` = ``[::1]:514``).
+    Raises AddressError or AddressNotYet.
+    """
+    if text in ("stdout", "stderr"):
+        return text
+    lowered = text.lower()
+    if lowered in _LOG_FDS:
+        return _LOG_FDS[lowered]
+    family = 0
+    for prefix, fam in _LOG_IP_PREFIXES.items():
+        if lowered.startswith(prefix):
+            family, text = fam, text[len(prefix) :]
+            break
+    else:
+        if lowered.startswith("unix@"):
+            text = text[len("unix@") :]
+            if not text.startswith("/"):
+                raise AddressError(f"invalid unix socket path '{text}' in 'unix@{text}'")
+        elif "@" in text and not text.startswith("/"):
+            prefix = text[: text.index("@") + 1]
+            raise AddressNotYet(prefix, "log target family")
+        if text.startswith("/"):
+            return text
+    written = text
+    if text.endswith(":") and not text.startswith("["):
+        text += str(SYSLOG_PORT)  # "1.2.3.4:" and "::1:" leave the port out
+    host, port_text = _split_host_port(text)
+    if not host or host == "*":
+        raise AddressError(f"invalid log address '{written}': no host")
+    try:
+        host = _check_host(host, 0, written)
+    except AddressError:
+        if _is_ipv6(written):
+            raise AddressError(
+                f"invalid log address '{written}': the last ':' introduces the port; "
+                f"write an IPv6 address as '[{written}]' or '{written}:'"
+            ) from None
+        raise
+    if family and _ip_version(host, family) != family:
+        raise AddressError(f"invalid log address '{written}': not an IPv{family} address")
+    port = SYSLOG_PORT
+    if port_text not in (None, "0"):
+        if not port_text.isdigit() or not port_text.isascii():
+            raise AddressError(f"invalid port '{port_text}' in log address '{written}'")
+        port = int(port_text)
+        if port > 65535:
+            raise AddressError(f"port {port_text} is out of range 1..65535 in '{written}'")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _ip_version(host: str, default: int) -> int:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return default  # a host name: its address family is the resolver's business
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``ADDR[/MASK]``: IPv4 with a prefix length or a dotted mask, or IPv6 with a
+    prefix length; host bits may be set (HAProxy masks them). Raises ValueError."""
+    addr, sep, mask = text.partition("/")
+    if sep and not mask:
+        raise ValueError(f"invalid network '{text}'")
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        raise ValueError(f"invalid network '{text}': '{addr}' is not an IP address") from None
+    if sep and not mask.isdigit() and (ip.version == 6 or "." not in mask):
+        raise ValueError(f"invalid network '{text}': bad mask '{mask}'")
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"invalid network '{text}': bad mask '{mask}'") from None

@@ -2,7 +2,8 @@
 
 One ``HaproxyParser`` reads every HAProxy-syntax file of a load, in order (a
 ``defaults`` section carries over from one file to the next, as in HAProxy),
-then ``finish()`` runs the cross-checks of ``haproxy_validate``.
+then ``finish()`` completes what needs every file (``log global``, errorfile
+sizes against ``tune.bufsize``); the loader then runs ``haproxy_validate``.
 
 What each keyword is (supported, not yet, rejected, allowed where) comes from
 ``keywords``; this module only holds the code of the supported ones.
@@ -11,6 +12,7 @@ What each keyword is (supported, not yet, rejected, allowed where) comes from
 from __future__ import annotations
 
 import grp
+import os
 import pwd
 import re
 from collections.abc import Callable, Mapping
@@ -19,14 +21,38 @@ from dataclasses import dataclass, field
 from msgspec import structs
 
 from lb.config import keywords as kw
-from lb.config.addresses import AddressError, AddressNotYet, parse_address
+from lb.config.addresses import (
+    AddressError,
+    AddressNotYet,
+    parse_address,
+    parse_log_address,
+    parse_network,
+)
 from lb.config.haproxy_lexer import iter_lines, lex_line
 from lb.config.keywords import Keyword, Status
-from lb.config.model import Bind, Global, Proxy, Server, Source, StatsSocket, Timeouts, UseBackend
+from lb.config.model import (
+    Bind,
+    Capture,
+    ForwardFor,
+    Global,
+    HttpConnectionMode,
+    HttpOptions,
+    LogOptions,
+    LogTarget,
+    Proxy,
+    Server,
+    Source,
+    StatsSocket,
+    Timeouts,
+    UseBackend,
+)
 from lb.config.report import Reporter
-from lb.config.units import parse_int, parse_time
+from lb.config.units import parse_int, parse_size, parse_time
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.:-]+")
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
+_STATUS_LINE_RE = re.compile(rb"HTTP/1\.[01] [2-5][0-9][0-9](?: [^\r\n]*)?\r?\n")
+_ERRORFILE_READ_MAX = 2**28  # beyond the largest tune.bufsize: too big anyway
 _MAX_INT = 2**31 - 1
 
 # Fields a proxy inherits from its defaults section, by capability (as HAProxy
@@ -53,6 +79,10 @@ class ProxyDraft:
     default_backend_source: Source | None = None
     uses_stats: bool = False  # a listen serving the stats page needs no server
     server_names: set[str] = field(default_factory=set)
+    base: ProxyDraft | None = None  # the defaults section it started from ("default option")
+    # "log" lines in order; a Source stands for "log global" at that line, expanded
+    # into the global targets by HaproxyParser.finish().
+    log_entries: list[LogTarget | Source] = field(default_factory=list)
 
 
 Handler = Callable[["HaproxyParser", ProxyDraft, str, list[str], Source], None]
@@ -69,6 +99,7 @@ class HaproxyParser:
         self._last_defaults: ProxyDraft | None = None
         self._section: str | None = None  # None = before any section
         self._current: ProxyDraft | None = None
+        self.errorfile_sizes: list[tuple[Source, str, int]] = []  # (line, file, size)
 
     # ------------------------------------------------------------------ driving
 
@@ -159,7 +190,7 @@ class HaproxyParser:
                 self.report.alert(src, f"unable to find defaults section '{from_name}'")
 
         kind = "backend" if section == "defaults" else section
-        draft = ProxyDraft(Proxy(name=name, kind=kind, source=src), section)  # type: ignore[arg-type]
+        draft = ProxyDraft(Proxy(name=name, kind=kind, source=src), section, base=base)  # type: ignore[arg-type]
         if base is not None:
             _inherit(draft, base)
         if section == "defaults":
@@ -207,6 +238,8 @@ class HaproxyParser:
         prefix = ""
         if words[0] in ("no", "default") and words[1:2] == ["option"]:
             prefix, words = words[0], words[1:]
+        elif words[0] == "no" and words[1:2] == ["log"]:
+            prefix, words = "no", words[1:]
         first = words[0]
         entry: Keyword | None
         if first in kw.PROXY_FAMILIES:
@@ -244,6 +277,26 @@ class HaproxyParser:
 
     # ------------------------------------------------------------------ results
 
+    def finish(self) -> None:
+        """After the last file: expand ``log global`` and size-check the errorfiles."""
+        for draft in self.drafts:
+            targets: list[LogTarget] = []
+            expanded = False  # as in HAProxy, a global target is never added twice
+            for entry in draft.log_entries:
+                if not isinstance(entry, Source):
+                    targets.append(entry)
+                elif not expanded:
+                    targets.extend(structs.replace(t) for t in self.global_.logs)
+                    expanded = True
+            draft.proxy.logs.targets = targets
+        bufsize = self.global_.tune_bufsize
+        for src, path, size in self.errorfile_sizes:
+            if size > bufsize:
+                self.report.alert(
+                    src,
+                    f"errorfile: '{path}' is {size} bytes, larger than tune.bufsize ({bufsize})",
+                )
+
     def proxies(self) -> list[Proxy]:
         return [d.proxy for d in self.drafts]
 
@@ -268,6 +321,27 @@ def _inherit(draft: ProxyDraft, base: ProxyDraft) -> None:
         for f in _BACKEND_TIMEOUTS:
             setattr(timeouts, f, getattr(d.timeouts, f))
     p.timeouts = timeouts
+    # Both sides: log targets, the connection mode, forwardfor and errorfiles.
+    draft.log_entries = list(base.log_entries)
+    ff = d.http.forwardfor
+    http = HttpOptions(
+        connection_mode=d.http.connection_mode,
+        forwardfor=structs.replace(ff) if ff is not None else None,
+        errorfiles=dict(d.http.errorfiles),
+    )
+    logs = LogOptions()
+    if fe:  # how traffic logs look: the frontend writes them
+        dl = d.logs
+        logs = LogOptions(
+            httplog=dl.httplog,
+            tcplog=dl.tcplog,
+            dontlognull=dl.dontlognull,
+            logasap=dl.logasap,
+            log_format=dl.log_format,
+        )
+    if be:
+        http.reuse, http.abortonclose = d.http.reuse, d.http.abortonclose
+    p.http, p.logs = http, logs
 
 
 # ---------------------------------------------------------------------- helpers
@@ -429,6 +503,100 @@ def _stats_socket_option(
     return True
 
 
+def _g_size(attr: str, keyword: str, lo: int, hi: int) -> GlobalHandler:
+    def handle(parser: HaproxyParser, args: list[str], src: Source) -> None:
+        if not _arity(parser, keyword, args, src, 1, 1):
+            return
+        try:
+            value = parse_size(args[0])
+        except ValueError as e:
+            parser.report.alert(src, f"'{keyword}': {e}")
+            return
+        if not lo <= value <= hi:
+            parser.report.alert(src, f"'{keyword}' value '{args[0]}' is out of range {lo}..{hi}")
+            return
+        setattr(parser.global_, attr, value)
+
+    return handle
+
+
+def _g_log(parser: HaproxyParser, args: list[str], src: Source) -> None:
+    if args[:1] == ["global"]:
+        parser.report.alert(
+            src, "'log global' is for proxies; the 'global' section declares the targets"
+        )
+        return
+    target = _log_target(parser, args, src)
+    if target is not None:
+        parser.global_.logs.append(target)
+
+
+def _log_target(parser: HaproxyParser, args: list[str], src: Source) -> LogTarget | None:
+    """``ADDRESS [len N] [format F] FACILITY [LEVEL [MINLEVEL]]``, in HAProxy's order."""
+    report = parser.report
+    if not args:
+        report.alert(src, "'log' expects an address and a facility")
+        return None
+    try:
+        address = parse_log_address(args[0])
+    except AddressNotYet as e:
+        report.not_yet(src, e.what, f"{e.hint} in log address '{args[0]}'")
+        return None
+    except AddressError as e:
+        report.alert(src, f"'log': {e}")
+        return None
+    rest = args[1:]
+    length = 1024
+    if rest[:1] == ["len"]:
+        if len(rest) < 2:
+            report.alert(src, "'log len' expects a length")
+            return None
+        number = _number(parser, rest[1], src, "log length", 80, 65535)
+        if number is None:
+            return None
+        length, rest = number, rest[2:]
+    fmt = "rfc3164"
+    if rest[:1] == ["format"]:
+        if len(rest) < 2:
+            report.alert(src, "'log format' expects a format name")
+            return None
+        fmt, rest = rest[1], rest[2:]
+        if fmt in kw.LOG_FORMATS_NOT_YET:
+            report.not_yet(src, f"format {fmt}", "log format")
+            return None
+        if fmt not in kw.LOG_FORMATS:
+            names = ", ".join(kw.LOG_FORMATS + kw.LOG_FORMATS_NOT_YET)
+            report.alert(src, f"'log': unknown log format '{fmt}' (expected one of {names})")
+            return None
+    if rest[:1] == ["sample"]:
+        report.not_yet(src, "sample", "log option")
+        return None
+    if not rest:
+        report.alert(src, f"'log {args[0]}' expects a facility")
+        return None
+    facility, levels = rest[0], rest[1:]
+    if facility not in kw.LOG_FACILITIES:
+        report.alert(src, f"'log': unknown log facility '{facility}'")
+        return None
+    if len(levels) > 2:
+        report.alert(src, f"'log': unexpected argument '{levels[2]}' after the levels")
+        return None
+    for level in levels:
+        if level not in kw.LOG_LEVELS:
+            names = ", ".join(kw.LOG_LEVELS)
+            report.alert(src, f"'log': unknown log level '{level}' (expected one of {names})")
+            return None
+    return LogTarget(
+        address=address,
+        facility=facility,
+        source=src,
+        level=levels[0] if levels else None,
+        min_level=levels[1] if len(levels) > 1 else None,
+        format=fmt,  # type: ignore[arg-type]
+        length=length,
+    )
+
+
 _GLOBAL_HANDLERS: dict[str, GlobalHandler] = {
     "daemon": _g_flag("daemon"),
     "pidfile": _g_string("pidfile", "pidfile"),
@@ -444,6 +612,9 @@ _GLOBAL_HANDLERS: dict[str, GlobalHandler] = {
     "node": _g_string("node", "node"),
     "description": _g_text("description", "description"),
     "stats socket": _g_stats_socket,
+    "log": _g_log,
+    "tune.bufsize": _g_size("tune_bufsize", "tune.bufsize", 1024, 2**28 - 1),
+    "tune.http.maxhdr": _g_int("tune_http_maxhdr", "tune.http.maxhdr", 1, 32767),
 }
 
 
@@ -459,10 +630,7 @@ def _mode(
     if entry is None:
         parser.report.alert(src, f"unknown mode '{args[0]}' (expected tcp or http)")
         return
-    stop = parser.report_status(entry, entry.name, src)
-    # 'mode http' is reported as not supported yet, but the model records it so that
-    # the mode checks between frontends and backends stay right.
-    if not stop or args[0] == "http":
+    if not parser.report_status(entry, entry.name, src):
         draft.proxy.mode = args[0]  # type: ignore[assignment]
 
 
@@ -571,10 +739,10 @@ def _server_options(parser: HaproxyParser, server: Server, words: list[str], src
                 server.weight = weight
         elif opt in ("disabled", "enabled"):
             server.disabled = opt == "disabled"
-        elif opt == "maxconn":
-            number = _number(parser, value, src, "server maxconn")
+        elif opt in ("maxconn", "maxqueue"):
+            number = _number(parser, value, src, f"server {opt}")
             if number is not None:
-                server.maxconn = number
+                setattr(server, opt, number)
         elif opt in ("backup", "no-backup"):
             server.backup = opt == "backup"
         if entry.status is not Status.SUPPORTED:
@@ -656,12 +824,250 @@ def _description(
         draft.proxy.description = " ".join(args)
 
 
-def _redispatch(
+def _flag_option(option: str, part: str, attr: str) -> Handler:
+    """``option X`` sets, ``no option X`` clears, ``default option X`` takes back the
+    value of the defaults section the proxy started from (off when there is none)."""
+
+    def holder(proxy: Proxy) -> object:
+        return getattr(proxy, part) if part else proxy
+
+    def handle(
+        parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+    ) -> None:
+        if not _arity(parser, f"option {option}", args, src, 0, 0):
+            return
+        value = prefix == ""
+        if prefix == "default":
+            base = draft.base
+            value = bool(getattr(holder(base.proxy), attr)) if base is not None else False
+        setattr(holder(draft.proxy), attr, value)
+
+    return handle
+
+
+def _no_negation(parser: HaproxyParser, prefix: str, option: str, src: Source) -> bool:
+    """HAProxy has no 'no'/'default' form of some options; True when one was used."""
+    if prefix:
+        parser.report.alert(src, f"'{prefix} option {option}': negation/default is not supported")
+    return bool(prefix)
+
+
+_MODE_OPTIONS: dict[HttpConnectionMode, str] = {
+    "keep-alive": "http-keep-alive",
+    "server-close": "http-server-close",
+    "close": "httpclose",
+}
+
+
+def _connection_mode(mode: HttpConnectionMode) -> Handler:
+    """The three connection modes override each other; ``no option X`` goes back to
+    keep-alive only when X is the current mode (so that it cancels a defaults line)."""
+    option = _MODE_OPTIONS[mode]
+
+    def handle(
+        parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+    ) -> None:
+        if prefix == "default":
+            _no_negation(parser, prefix, option, src)
+            return
+        if not _arity(parser, f"option {option}", args, src, 0, 0):
+            return
+        http = draft.proxy.http
+        if prefix == "":
+            http.connection_mode = mode
+        elif http.connection_mode == mode:
+            http.connection_mode = "keep-alive"
+
+    return handle
+
+
+def _set_log_style(logs: LogOptions, *, httplog: bool, tcplog: bool, fmt: str | None) -> None:
+    """httplog, tcplog and log-format replace one another: at most one is set."""
+    logs.httplog, logs.tcplog, logs.log_format = httplog, tcplog, fmt
+
+
+def _httplog(
     parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
 ) -> None:
-    if _arity(parser, "option redispatch", args, src, 0, 0):
-        # "default option X" restores the built-in value, which is off for redispatch.
-        draft.proxy.redispatch = prefix == ""
+    if _no_negation(parser, prefix, "httplog", src):
+        return
+    if not _arity(parser, "option httplog", args, src, 0, 1):
+        return
+    if args:
+        if args[0] != "clf":
+            parser.report.alert(src, f"'option httplog' only supports 'clf', got '{args[0]}'")
+        else:
+            parser.report.not_yet(src, "option httplog clf")
+        return
+    _set_log_style(draft.proxy.logs, httplog=True, tcplog=False, fmt=None)
+
+
+def _tcplog(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if _no_negation(parser, prefix, "tcplog", src):
+        return
+    if _arity(parser, "option tcplog", args, src, 0, 0):
+        _set_log_style(draft.proxy.logs, httplog=False, tcplog=True, fmt=None)
+
+
+def _log_format(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not args or args[0] == "":
+        parser.report.alert(src, "'log-format' expects an argument")
+    elif len(args) > 1:
+        parser.report.alert(
+            src,
+            f"'log-format' expects only one argument, got '{args[1]}' too; "
+            "escape or quote the spaces",
+        )
+    else:
+        _set_log_style(draft.proxy.logs, httplog=False, tcplog=False, fmt=args[0])
+
+
+def _log(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if prefix == "no":
+        if _arity(parser, "no log", args, src, 0, 0):
+            draft.log_entries.clear()
+        return
+    if args[:1] == ["global"]:
+        if _arity(parser, "log global", args[1:], src, 0, 0):
+            draft.log_entries.append(src)
+        return
+    target = _log_target(parser, args, src)
+    if target is not None:
+        draft.log_entries.append(target)
+
+
+def _forwardfor(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if _no_negation(parser, prefix, "forwardfor", src):
+        return
+    ff = ForwardFor()  # each line starts afresh, as in HAProxy
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "if-none":
+            ff.if_none = True
+            i += 1
+            continue
+        if word not in ("except", "header"):
+            parser.report.alert(
+                src,
+                f"'option forwardfor' only supports 'except', 'header' and 'if-none', got '{word}'",
+            )
+            return
+        value = args[i + 1] if i + 1 < len(args) else ""
+        i += 2
+        if word == "except":
+            try:
+                parse_network(value)
+            except ValueError as e:
+                what = str(e) if value else "expects ADDRESS[/MASK]"
+                parser.report.alert(src, f"'option forwardfor except': {what}")
+                return
+            ff.except_net = value
+        else:
+            if not _HEADER_NAME_RE.fullmatch(value):
+                what = f"'{value}' is not a header name" if value else "expects a header name"
+                parser.report.alert(src, f"'option forwardfor header': {what}")
+                return
+            ff.header = value
+    draft.proxy.http.forwardfor = ff
+
+
+def _http_reuse(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not _arity(parser, "http-reuse", args, src, 1, 1):
+        return
+    if args[0] not in ("never", "safe", "aggressive", "always"):
+        parser.report.alert(
+            src,
+            f"'http-reuse' expects never, safe, aggressive or always, got '{args[0]}'",
+        )
+        return
+    draft.proxy.http.reuse = args[0]  # type: ignore[assignment]
+
+
+def _errorfile(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not _arity(parser, "errorfile", args, src, 2, 2):
+        return
+    code_text, path = args
+    codes = kw.ERRORFILE_CODES
+    if not code_text.isdigit() or int(code_text) not in codes:
+        names = ", ".join(str(c) for c in codes)
+        parser.report.alert(
+            src, f"errorfile: status code '{code_text}' cannot be replaced (one of {names})"
+        )
+        return
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_ERRORFILE_READ_MAX)
+    except OSError as e:
+        parser.report.alert(src, f"errorfile: cannot read '{path}': {e.strerror or e}")
+        return
+    problem = _errorfile_problem(data)
+    if problem is not None:
+        parser.report.alert(src, f"errorfile: '{path}' {problem}")
+        return
+    parser.errorfile_sizes.append((src, path, len(data)))
+    draft.proxy.http.errorfiles[int(code_text)] = os.path.abspath(path)
+
+
+def _errorfile_problem(data: bytes) -> str | None:
+    """What makes ``data`` unusable as an errorfile: a whole HTTP/1 response, or nothing."""
+    if not data:
+        return None  # an empty file: lb closes the connection without answering
+    if _STATUS_LINE_RE.match(data) is None:
+        return (
+            "does not start with an HTTP/1.0 or HTTP/1.1 status line "
+            "(an errorfile is a whole HTTP response: status line, headers, blank line, body)"
+        )
+    ends = [i for i in (data.find(b"\n\r\n"), data.find(b"\n\n")) if i >= 0]
+    if not ends:
+        return "has no blank line after its headers"
+    for n, line in enumerate(data[: min(ends)].split(b"\n")[1:], 2):
+        name, colon, _ = line.partition(b":")
+        if not colon or not _HEADER_NAME_RE.fullmatch(name.decode("latin-1")):
+            return f"has an invalid header on its line {n}"
+    return None
+
+
+def _capture(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    kind = args[0] if args else ""
+    if kind == "cookie":
+        parser.report.not_yet(src, "capture cookie")
+        return
+    if kind not in ("request", "response"):
+        parser.report.alert(src, "'capture' expects 'request', 'response' or 'cookie'")
+        return
+    rest = args[1:]
+    usage = f"'capture {kind}' expects 'header' NAME 'len' LENGTH"
+    if len(rest) < 4 or rest[0] != "header" or rest[2] != "len":
+        parser.report.alert(src, usage)
+        return
+    if len(rest) > 4:
+        parser.report.alert(src, f"{usage}, got '{rest[4]}' after it")
+        return
+    name = rest[1]
+    if not _HEADER_NAME_RE.fullmatch(name):
+        parser.report.alert(src, f"'capture {kind}': '{name}' is not a header name")
+        return
+    length = _number(parser, rest[3], src, "capture length", 1)
+    if length is None:
+        return
+    capture = Capture(header=name, length=length, source=src)
+    http = draft.proxy.http
+    (http.request_captures if kind == "request" else http.response_captures).append(capture)
 
 
 def _timeout(
@@ -687,5 +1093,19 @@ _PROXY_HANDLERS: dict[str, Handler] = {
     "disabled": _disabled(True),
     "enabled": _disabled(False),
     "description": _description,
-    "option redispatch": _redispatch,
+    "option redispatch": _flag_option("redispatch", "", "redispatch"),
+    "option abortonclose": _flag_option("abortonclose", "http", "abortonclose"),
+    "option dontlognull": _flag_option("dontlognull", "logs", "dontlognull"),
+    "option logasap": _flag_option("logasap", "logs", "logasap"),
+    "option http-keep-alive": _connection_mode("keep-alive"),
+    "option http-server-close": _connection_mode("server-close"),
+    "option httpclose": _connection_mode("close"),
+    "option httplog": _httplog,
+    "option tcplog": _tcplog,
+    "option forwardfor": _forwardfor,
+    "http-reuse": _http_reuse,
+    "errorfile": _errorfile,
+    "capture": _capture,
+    "log": _log,
+    "log-format": _log_format,
 }

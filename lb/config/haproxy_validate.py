@@ -27,6 +27,9 @@ def validate_proxies(drafts: list[ProxyDraft], report: Reporter) -> None:
         if p.has_backend and not p.servers and not draft.uses_stats:
             report.warning(p.source, f"{p.kind} '{p.name}' has no server available")
         _check_timeouts(p, report)
+        if p.mode == "tcp":
+            _drop_http_only_settings(p, report)
+        _check_log_format(p, report)
 
 
 def _check_duplicate_names(drafts: list[ProxyDraft], report: Reporter) -> None:
@@ -67,11 +70,11 @@ def _check_routes(draft: ProxyDraft, backends: dict[str, Proxy], report: Reporte
         target = backends.get(name)
         if target is None:
             report.alert(src, f"{p.kind} '{p.name}': {keyword} names a missing backend '{name}'")
-        elif p.mode == "tcp" and target.mode == "http":
+        elif p.mode != target.mode:
             report.alert(
                 src,
-                f"{p.kind} '{p.name}' is in tcp mode and cannot use backend '{name}' "
-                f"(declared at {target.source}), which is in http mode",
+                f"{p.kind} '{p.name}' is in {p.mode} mode and cannot use backend '{name}' "
+                f"(declared at {target.source}), which is in {target.mode} mode",
             )
 
 
@@ -90,4 +93,34 @@ def _check_timeouts(p: Proxy, report: Reporter) -> None:
             f"missing timeouts for {p.kind} '{p.name}': {names}. While not properly invalid, "
             "this could lead to connections that never end and to a saturated proxy; "
             "set them to a non-zero value",
+        )
+
+
+def _drop_http_only_settings(p: Proxy, report: Reporter) -> None:
+    """What HAProxy does with HTTP-only settings in a tcp proxy (often inherited
+    from a ``mode http`` defaults section): warn, then do without."""
+    if p.http.forwardfor is not None:
+        p.http.forwardfor = None
+        report.warning(
+            p.source,
+            f"'option forwardfor' ignored for {p.kind} '{p.name}' as it requires HTTP mode",
+        )
+    if p.logs.httplog:
+        p.logs.httplog, p.logs.tcplog = False, True
+        report.warning(
+            p.source,
+            f"'option httplog' not usable with {p.kind} '{p.name}' (needs 'mode http'); "
+            "falling back to 'option tcplog'",
+        )
+
+
+def _check_log_format(p: Proxy, report: Reporter) -> None:
+    logs = p.logs
+    if not p.has_frontend or logs.targets:
+        return
+    if logs.httplog or logs.tcplog or logs.log_format is not None:
+        report.warning(
+            p.source,
+            f"log format ignored for {p.kind} '{p.name}' since it has no log address "
+            "(add 'log global' or a 'log' line)",
         )

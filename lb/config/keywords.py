@@ -123,6 +123,18 @@ GLOBAL_KEYWORDS: dict[str, Keyword] = _table(
         _gl("node", S),
         _gl("description", S),
         _gl("stats socket", S, "options: mode, level, uid, gid, user, group"),
+        _gl(
+            "log",
+            S,
+            "`log ADDRESS [len N] [format F] FACILITY [LEVEL [MINLEVEL]]`; "
+            "see [`log` targets](#log-targets)",
+        ),
+        _gl(
+            "tune.bufsize",
+            S,
+            "a size (k, m suffixes), 1024 bytes to under 256 MiB: the longest head",
+        ),
+        _gl("tune.http.maxhdr", S, "1..32767: the most header lines in a head"),
         _gl("master-worker", IGN, "lb always runs as a master and workers"),
         _gl(
             "nbproc",
@@ -132,7 +144,6 @@ GLOBAL_KEYWORDS: dict[str, Keyword] = _table(
         _gl("stats timeout"),
         _gl("stats maxconn"),
         _gl("stats bind-process", R, "removed from HAProxy 2.5 with nbproc"),
-        _gl("log"),
         _gl("log-send-hostname"),
         _gl("log-tag"),
         _gl("ca-base"),
@@ -250,14 +261,19 @@ GLOBAL_PREFIXES: dict[str, Keyword] = {
 
 # --------------------------------------------------------------------------- proxies
 
+# Status codes ``errorfile`` accepts (HAProxy's list).
+ERRORFILE_CODES: tuple[int, ...] = (
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+)  # fmt: skip
+
 PROXY_KEYWORDS: dict[str, Keyword] = _table(
     [
-        _px("mode", "DFLB", S, "tcp; 'mode http' is not supported yet; 'mode health' is rejected"),
+        _px("mode", "DFLB", S, "tcp or http; 'mode health' is rejected"),
         _px("bind", "-FL-", S, "addresses and options: name, v4v6, v6only, backlog"),
         _px("maxconn", "DFL-", S),
         _px("default_backend", "DFL-", S),
         _px("use_backend", "-FL-", S, "unconditional only; 'if'/'unless' is not supported yet"),
-        _px("server", "--LB", S, "options: weight, disabled, enabled"),
+        _px("server", "--LB", S, "options: weight, disabled, enabled, maxconn, maxqueue"),
         _px("balance", "D-LB", S, "roundrobin; other algorithms are not supported yet"),
         _px("retries", "D-LB", S),
         _px("disabled", "DFLB", S),
@@ -268,7 +284,13 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("hash-balance-factor", "D-LB"),
         _px("acl", "DFLB"),
         _px("backlog", "DFL-"),
-        _px("capture", "-FL-"),
+        _px(
+            "capture",
+            "-FL-",
+            S,
+            "`capture request header NAME len N`, `capture response header NAME len N`; "
+            "'capture cookie' is not supported yet",
+        ),
         _px("clitcpka-cnt", "DFL-"),
         _px("clitcpka-idle", "DFL-"),
         _px("clitcpka-intvl", "DFL-"),
@@ -280,7 +302,15 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("declare", "-FL-"),
         _px("dispatch", "--LB"),
         _px("email-alert", "DFLB"),
-        _px("errorfile", "DFLB"),
+        _px(
+            "errorfile",
+            "DFLB",
+            S,
+            "`errorfile CODE FILE`: CODE one of "
+            + ", ".join(str(c) for c in ERRORFILE_CODES)
+            + "; FILE a whole HTTP/1 response (status line, headers, blank line, body) or empty"
+            " (close without answering), checked when the configuration is loaded",
+        ),
         _px("errorfiles", "DFLB"),
         _px("errorloc", "DFLB"),
         _px("errorloc302", "DFLB"),
@@ -296,13 +326,23 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("http-error", "DFLB"),
         _px("http-request", "DFLB"),
         _px("http-response", "DFLB"),
-        _px("http-reuse", "D-LB"),
+        _px("http-reuse", "D-LB", S, "never, safe (the default), aggressive, always"),
         _px("http-send-name-header", "D-LB"),
         _px("id", "-FLB"),
         _px("ignore-persist", "--LB"),
         _px("load-server-state-from-file", "D-LB"),
-        _px("log", "DFLB"),
-        _px("log-format", "DFL-"),
+        _px(
+            "log",
+            "DFLB",
+            S,
+            "as in `global`; `log global` = the global targets; `no log` drops inherited ones",
+        ),
+        _px(
+            "log-format",
+            "DFL-",
+            S,
+            "one word (escape or quote spaces); its %-variables are checked by the logger",
+        ),
         _px("log-format-sd", "DFL-"),
         _px("log-tag", "DFLB"),
         _px("max-keep-alive-queue", "D-LB"),
@@ -355,7 +395,7 @@ OPTIONS: dict[str, Keyword] = _table(
             _px(f"option {name}", "DFLB", IGN, "lb always splices in tcp mode; ignored")
             for name in ("splice-auto", "splice-request", "splice-response")
         ),
-        _px("option abortonclose", "D-LB"),
+        _px("option abortonclose", "D-LB", S, "and 'no option abortonclose'"),
         _px("option accept-invalid-http-request", "DFL-"),
         _px("option accept-invalid-http-response", "D-LB"),
         _px("option accept-unsafe-violations-in-http-request", "DFL-"),
@@ -366,31 +406,56 @@ OPTIONS: dict[str, Keyword] = _table(
         _px("option contstats", "DFL-"),
         _px("option disable-h2-upgrade", "DFL-"),
         _px("option dontlog-normal", "DFL-"),
-        _px("option dontlognull", "DFL-"),
+        _px("option dontlognull", "DFL-", S, "and 'no option dontlognull'"),
         _px("option external-check", "D-LB"),
-        _px("option forwardfor", "DFLB"),
+        _px(
+            "option forwardfor",
+            "DFLB",
+            S,
+            "`[except NET] [header NAME] [if-none]`; NET an IPv4 or IPv6 address[/mask]",
+        ),
         _px("option h1-case-adjust-bogus-client", "DFL-"),
         _px("option h1-case-adjust-bogus-server", "D-LB"),
         _px("option http-buffer-request", "DFLB"),
         _px("option http-drop-request-trailers", "D-LB"),
         _px("option http-drop-response-trailers", "DFL-"),
         _px("option http-ignore-probes", "DFL-"),
-        _px("option http-keep-alive", "DFLB"),
+        _px(
+            "option http-keep-alive",
+            "DFLB",
+            S,
+            "the default; 'no option' of the current connection mode restores it",
+        ),
         _px("option http-no-delay", "DFLB"),
         _px("option http-pretend-keepalive", "D-LB"),
         _px("option http-restrict-req-hdr-names", "DFLB"),
-        _px("option http-server-close", "DFLB"),
+        _px(
+            "option http-server-close",
+            "DFLB",
+            S,
+            "the last of http-keep-alive, http-server-close, httpclose wins",
+        ),
         _px("option http-use-proxy-header", "DFL-"),
         _px("option httpchk", "D-LB"),
-        _px("option httpclose", "DFLB"),
-        _px("option httplog", "DFL-"),
+        _px(
+            "option httpclose",
+            "DFLB",
+            S,
+            "the last of http-keep-alive, http-server-close, httpclose wins",
+        ),
+        _px(
+            "option httplog",
+            "DFL-",
+            S,
+            "'option httplog clf' is not supported yet; falls back to tcplog in mode tcp",
+        ),
         _px("option httpslog", "DFL-"),
         _px("option idle-close-on-response", "DFL-"),
         _px("option independent-streams", "DFLB"),
         _px("option ldap-check", "D-LB"),
         _px("option log-health-checks", "D-LB"),
         _px("option log-separate-errors", "DFL-"),
-        _px("option logasap", "DFL-"),
+        _px("option logasap", "DFL-", S, "and 'no option logasap'"),
         _px("option mysql-check", "D-LB"),
         _px("option nolinger", "DFLB"),
         _px("option originalto", "DFLB"),
@@ -407,7 +472,7 @@ OPTIONS: dict[str, Keyword] = _table(
         _px("option tcp-smart-accept", "DFL-"),
         _px("option tcp-smart-connect", "D-LB"),
         _px("option tcpka", "DFLB"),
-        _px("option tcplog", "DFL-"),
+        _px("option tcplog", "DFL-", S),
         _px("option transparent", "D-LB"),
         _px("option forceclose", "DFLB", R, "removed from HAProxy 2.0; use 'option httpclose'"),
         _px("option http-tunnel", "DFLB", R, "removed from HAProxy 2.1"),
@@ -423,9 +488,9 @@ TIMEOUTS: dict[str, Keyword] = _table(
         _px("timeout client", "DFL-", S),
         _px("timeout server", "D-LB", S),
         _px("timeout tunnel", "D-LB", S),
-        _px("timeout queue", "D-LB", N, "no effect in lb yet"),
-        _px("timeout http-request", "DFLB", N, "no effect in lb yet"),
-        _px("timeout http-keep-alive", "DFLB", N, "no effect in lb yet"),
+        _px("timeout queue", "D-LB", S),
+        _px("timeout http-request", "DFLB", S),
+        _px("timeout http-keep-alive", "DFLB", S),
         _px("timeout check", "D-LB", N, "no effect in lb yet"),
         _px("timeout client-fin", "DFL-", N, "no effect in lb yet"),
         _px("timeout server-fin", "D-LB", N, "no effect in lb yet"),
@@ -516,11 +581,13 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
         OptionWord("weight", 1, S),
         OptionWord("disabled", 0, S),
         OptionWord("enabled", 0, S),
+        OptionWord("maxconn", 1, S),
+        OptionWord("maxqueue", 1, S),
         *_many(
             "addr agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
             "check-proto check-sni ciphers ciphersuites client-sigalgs cookie crl-file crt "
             "curves downinter error-limit fall fastinter hash-key id init-addr inter "
-            "log-bufsize log-proto maxconn maxqueue max-reuse minconn namespace npn observe "
+            "log-bufsize log-proto max-reuse minconn namespace npn observe "
             "on-error on-marked-down on-marked-up pool-conn-name pool-low-conn pool-max-conn "
             "pool-purge-delay port proto redir resolve-net resolve-opts resolve-prefer "
             "resolvers rise set-proxy-v2-tlv-fmt shard sigalgs slowstart sni socks4 source "
@@ -561,8 +628,23 @@ BALANCE_ALGORITHMS: dict[str, Status] = {
 MODES: dict[str, Keyword] = _table(
     [
         _gl("mode tcp", S),
-        _gl("mode http", N),
+        _gl("mode http", S),
         _gl("mode health", R, "removed from HAProxy 2.5; use 'monitor-uri' or a tcp-check"),
         _gl("mode spop", N),
     ]
 )
+
+# --------------------------------------------------------------------------- log lines
+
+# syslog facility and level names, as HAProxy spells them (levels most severe first).
+LOG_FACILITIES: tuple[str, ...] = (
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "auth2", "ftp", "ntp", "audit", "alert", "cron2",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+)  # fmt: skip
+LOG_LEVELS: tuple[str, ...] = (
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+)  # fmt: skip
+# "format" values of a log line; "local" is valid HAProxy that lb does not do yet.
+LOG_FORMATS: tuple[str, ...] = ("rfc3164", "rfc5424", "priority", "short", "timed", "iso", "raw")
+LOG_FORMATS_NOT_YET: tuple[str, ...] = ("local",)

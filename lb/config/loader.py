@@ -58,6 +58,7 @@ def load_files(
                 haproxy.feed(path, text)
         except Exception as e:  # a parser bug must not hide every other message
             report.alert(Source(path, 0), f"internal error while parsing: {type(e).__name__}: {e}")
+    haproxy.finish()
     validate_proxies(haproxy.drafts, report)
     config = Config(
         files=files,

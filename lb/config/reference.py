@@ -26,7 +26,7 @@ uses `{ … }` blocks; HAProxy otherwise.
 Every message names `file:line`:
 
 ```
-[ALERT] /etc/lb/haproxy.cfg:14: 'option httplog' is not supported yet
+[ALERT] /etc/lb/haproxy.cfg:14: 'acl' is not supported yet
 ```
 
 Each keyword has one of these statuses:
@@ -77,15 +77,24 @@ unknown keyword. This file is generated from lb's keyword tables
 `defaults` sections may be named (`defaults NAME`, `defaults NAME from OTHER`). A
 proxy takes `from NAME`'s defaults, or else those of the last `defaults` section
 before it, even across files, as HAProxy does. Each proxy inherits what its side
-uses: a frontend takes `maxconn`, `default_backend` and the client-side timeouts; a
-backend takes `balance`, `retries`, `option redispatch` and the server-side timeouts;
-both take `mode` and `disabled`.
+uses: a frontend takes `maxconn`, `default_backend`, the client-side timeouts and the
+shape of its traffic logs (`option httplog` / `tcplog` / `log-format`, `option
+dontlognull`, `option logasap`); a backend takes `balance`, `retries`, `option
+redispatch`, `option abortonclose`, `http-reuse` and the server-side timeouts; both
+take `mode`, `disabled`, the `log` lines (`log global` included), the connection mode
+(`option http-keep-alive` / `http-server-close` / `httpclose`), `option forwardfor` and
+the `errorfile`s. `no log` in a proxy drops the `log` lines it inherited. `log global`
+stands for the `global` section's `log` lines, in file order, wherever they are
+(a second `log global` in the same proxy adds nothing, as in HAProxy).
 
 After parsing, lb checks: proxies of the same name with overlapping sides (a
 frontend and a backend may share a name); `default_backend` and `use_backend`
-naming a missing backend; a tcp frontend using an http backend; a frontend or
-listen without `bind` (ALERT); a backend without server (WARNING); missing
-`timeout client` / `connect` / `server` (WARNING, as HAProxy).
+naming a missing backend; a frontend using a backend of the other mode (tcp and
+http); a frontend or listen without `bind` (ALERT); a backend without server
+(WARNING); missing `timeout client` / `connect` / `server` (WARNING, as HAProxy); an
+errorfile larger than `tune.bufsize` (ALERT). In a tcp proxy, as in HAProxy, `option
+forwardfor` is dropped and `option httplog` becomes `option tcplog`, each with a
+WARNING; a frontend with a log format but no `log` target gets a WARNING.
 """
 
 _KEEPALIVED_INTRO = """\
@@ -161,8 +170,38 @@ def render_reference() -> str:
         "",
     ]
     out += _keyword_table(kw.GLOBAL_KEYWORDS.values(), with_sections=False)
-    out += ["", "Families recognised by prefix (every member is not supported yet):", ""]
+    out += [
+        "",
+        "Families recognised by prefix (every member not listed above is not supported yet):",
+        "",
+    ]
     out += _keyword_table(kw.GLOBAL_PREFIXES.values(), with_sections=False)
+    out += [
+        "",
+        "#### `log` targets",
+        "",
+        "`log ADDRESS [len N] [format F] FACILITY [LEVEL [MINLEVEL]]`, the options in",
+        "this order, as in HAProxy. ADDRESS is one of:",
+        "",
+        "- `HOST[:PORT]`: an IPv4 address or a host name; the port defaults to 514 (`:0`",
+        "  and a trailing `:` too);",
+        "- `[IPv6][:PORT]`, or `IPv6:PORT` / `IPv6:` (the last `:` introduces the port, so",
+        "  `::1` alone is an error: write `[::1]` or `::1:`);",
+        "- any of these after `udp@`, `udp4@`, `udp6@`, `ipv4@`, `ipv6@` (UDP syslog);",
+        "- a unix datagram socket path (`/dev/log`, or `unix@/dev/log`);",
+        "- `stdout`, `stderr` (also `fd@1`, `fd@2`).",
+        "",
+        "Other families (`tcp@`, `ring@`, `fd@N`, …) and the `sample` option are not",
+        "supported yet. `len` is 80..65535 (default 1024). `format` is one of "
+        + ", ".join(f"`{f}`" for f in kw.LOG_FORMATS)
+        + " (default `rfc3164`); "
+        + ", ".join(f"`{f}`" for f in kw.LOG_FORMATS_NOT_YET)
+        + " is not supported yet. Facilities: "
+        + ", ".join(f"`{f}`" for f in kw.LOG_FACILITIES)
+        + ". Levels: "
+        + ", ".join(f"`{lv}`" for lv in kw.LOG_LEVELS)
+        + ".",
+    ]
 
     out += [
         "",
@@ -195,8 +234,8 @@ def render_reference() -> str:
         "",
         "#### `server` options",
         "",
-        "`weight` is 0..256. `maxconn` and `backup` are recorded in the model but not",
-        "acted upon yet.",
+        "`weight` is 0..256; `maxconn` and `maxqueue` are 0 (no limit) or more. `backup`",
+        "is recorded in the model but not acted upon yet.",
         "",
     ]
     out += _option_table(kw.SERVER_OPTIONS.values())

@@ -13,7 +13,15 @@ DEFAULT_CONNECT_TIMEOUT_MS = 5000
 
 
 class ServerTarget:
-    __slots__ = ("address", "backend_name", "cur_conns_index", "family", "index", "name")
+    __slots__ = (
+        "address",
+        "backend_name",
+        "cur_conns_index",
+        "family",
+        "index",
+        "maxconn",
+        "name",
+    )
 
     def __init__(
         self,
@@ -30,6 +38,7 @@ class ServerTarget:
         self.family = family
         self.address = address
         self.cur_conns_index = cur_conns_index
+        self.maxconn = server.maxconn  # 0 = no limit; otherwise counted daemon-wide
 
     def __repr__(self) -> str:
         return f"<server {self.backend_name}/{self.name} {self.address}>"
@@ -49,6 +58,7 @@ class Backend:
         "_position_index",
         "connect_timeout",
         "name",
+        "queue_timeout",
         "redispatch",
         "retries",
         "server_timeout",
@@ -71,6 +81,9 @@ class Backend:
         self.tunnel_timeout = proxy.timeouts.tunnel  # ms or None
         timeout = proxy.timeouts.connect
         self.connect_timeout = (timeout or DEFAULT_CONNECT_TIMEOUT_MS) / 1000.0
+        # HAProxy: timeout queue defaults to timeout connect
+        queue = proxy.timeouts.queue
+        self.queue_timeout = queue / 1000.0 if queue is not None else self.connect_timeout
         weights = [
             0 if proxy.servers[t.index].disabled else proxy.servers[t.index].weight for t in servers
         ]
@@ -79,17 +92,38 @@ class Backend:
         self._position_index = position_index
 
     def pick(self, avoid: ServerTarget | None = None) -> ServerTarget | None:
-        """The next server; ``avoid`` is skipped when another one is available (redispatch)."""
+        """The next server with a free slot, its slot taken (release it with ``release``).
+
+        ``avoid`` is skipped when another server can take the connection (redispatch).
+        Servers whose ``maxconn`` is reached daemon-wide are passed over, as HAProxy
+        does; None means every server is full (queue) or none is usable.
+        """
         cycle = self._cycle
         if not cycle:
             return None
+        counters = self._counters
         length = len(cycle)
-        position = self._counters.add(self._position_index, 1) - 1
-        target = cycle[position % length]
-        if target is not avoid:
-            return target
-        for step in range(1, length):
-            other = cycle[(position + step) % length]
-            if other is not avoid:
-                return other
-        return target  # the only server there is
+        position = counters.add(self._position_index, 1) - 1
+        fallback = None
+        for step in range(length):
+            target = cycle[(position + step) % length]
+            if target is avoid and fallback is None:
+                fallback = target
+                continue
+            if target is avoid:
+                continue
+            if counters.try_acquire(target.cur_conns_index, target.maxconn):
+                return target
+        if fallback is not None and counters.try_acquire(
+            fallback.cur_conns_index, fallback.maxconn
+        ):
+            return fallback  # the only server there is
+        return None
+
+    def release(self, target: ServerTarget) -> None:
+        self._counters.release(target.cur_conns_index)
+
+    @property
+    def limited(self) -> bool:
+        """Whether a full backend queues (some server has a maxconn) rather than refuses."""
+        return any(t.maxconn for t in self.servers)

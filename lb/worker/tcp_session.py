@@ -143,9 +143,23 @@ class TcpSession:
     # ------------------------------------------------------------------ connect
 
     def start(self) -> None:
-        target = self.backend.pick()
-        if target is None:
+        backend = self.backend
+        target = backend.pick()
+        if target is not None:
+            self.connect(target)
+        elif backend.limited:  # every server at its maxconn: wait in the backend's queue
+            self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued)
+        else:
             self.close(abort=False)  # no usable server: HAProxy closes the client
+
+    def _dequeued(self, target: ServerTarget | None) -> None:
+        if self.closed:
+            if target is not None:
+                self.backend.release(target)
+                self.worker.slot_released()
+            return
+        if target is None:
+            self.close(abort=False)  # timeout queue
             return
         self.connect(target)
 
@@ -198,7 +212,12 @@ class TcpSession:
         backend = self.backend
         if backend.redispatch and self.retries_left == 0:
             # HAProxy's `option redispatch`: the last retry goes to another server, at once.
-            self.connect(backend.pick(avoid=self.target) or self.target)  # type: ignore[arg-type]
+            other = backend.pick(avoid=self.target)
+            if other is not None and other is not self.target:
+                backend.release(self.target)  # type: ignore[arg-type]
+            elif other is self.target:
+                backend.release(other)  # picked the same one again: keep a single slot
+            self.connect(other or self.target)  # type: ignore[arg-type]
         else:
             # A server that refused may be restarting: wait a little before the
             # same server again (HAProxy's turn-around timer).
@@ -247,6 +266,10 @@ class TcpSession:
             self.loop.remove_writer(self.server_sock.fileno())  # still connecting
         if self.up is None and not abort:
             _discard_unread(self.client)
+        if self.target is not None:
+            self.backend.release(self.target)
+            self.target = None
+            self.worker.slot_released()
         for sock in (self.client, self.server_sock):
             if sock is None:
                 continue

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lb import log
@@ -28,6 +30,7 @@ ACCEPT_BATCH = (
     32  # accepts per readiness event: enough to drain a burst, little enough to stay fair
 )
 LIMIT_RETRY = 0.02  # s between looks at a full limit; a local close looks at once
+QUEUE_POLL = 0.01  # s between looks at full servers for queued connections
 
 
 class Listener:
@@ -105,6 +108,9 @@ class Worker:
         self.sessions: set[TcpSession] = set()
         self.http_sessions: set[HttpSession] = set()
         self._pools: dict[ServerTarget, ServerPool] = {}
+        # server maxconn: what waits for a free server slot, per backend, in arrival order
+        self.queues: dict[Backend, deque[tuple[float, Callable[[ServerTarget | None], None]]]] = {}
+        self._queue_timer: asyncio.TimerHandle | None = None
         self.clock = loop.time()
         self.stopping = False
         self.globally_paused = False
@@ -201,6 +207,49 @@ class Worker:
         for http in [h for h in self.http_sessions if h.deadline and now >= h.deadline]:
             http.on_tick(now)
         self.loop.call_later(self.tick, self._on_tick)
+
+    # ------------------------------------------------------------------ server queues
+
+    def wait_for_server(
+        self, backend: Backend, timeout: float, callback: Callable[[ServerTarget | None], None]
+    ) -> None:
+        """Every server of ``backend`` is full: call back with a slot, or None at ``timeout``."""
+        deadline = self.loop.time() + timeout
+        self.queues.setdefault(backend, deque()).append((deadline, callback))
+        self._arm_queue_timer()
+
+    def slot_released(self) -> None:
+        """A local connection freed a server slot: let a waiter have it now."""
+        if self.queues:
+            self._serve_queues()
+
+    def _arm_queue_timer(self) -> None:
+        if self._queue_timer is None:
+            # other workers free slots too; shared counters have no wake-up, so look often
+            self._queue_timer = self.loop.call_later(QUEUE_POLL, self._on_queue_timer)
+
+    def _on_queue_timer(self) -> None:
+        self._queue_timer = None
+        self._serve_queues()
+        if self.queues:
+            self._arm_queue_timer()
+
+    def _serve_queues(self) -> None:
+        now = self.loop.time()
+        for backend, waiters in list(self.queues.items()):
+            while waiters:
+                deadline, callback = waiters[0]
+                if now >= deadline:
+                    waiters.popleft()
+                    callback(None)
+                    continue
+                target = backend.pick()
+                if target is None:
+                    break
+                waiters.popleft()
+                callback(target)
+            if not waiters:
+                del self.queues[backend]
 
     def server_pool(self, target: ServerTarget) -> ServerPool:
         pool = self._pools.get(target)

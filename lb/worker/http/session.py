@@ -79,6 +79,7 @@ class HttpSession(asyncio.Protocol):
         "frontend",
         "keep_client",
         "loop",
+        "out",
         "own",
         "parser",
         "phase",
@@ -116,6 +117,8 @@ class HttpSession(asyncio.Protocol):
         self.resp: Head | None = None
         self.resp_framing = Framing.NONE
         self.resp_trailers: list[bytes] = []
+        # bytes for the client gathered while one server read is parsed: one write per read
+        self.out: list[bytes] = []
         self.own: UpstreamConnection | None = None  # http-reuse never: this client's connection
         self.requests_done = 0
         self.upgrading = False
@@ -292,10 +295,35 @@ class HttpSession(asyncio.Protocol):
             return
         self.retries_left = backend.retries
         target = backend.pick()
-        if target is None:
+        if target is not None:
+            self._use_server(target)
+        elif backend.limited:  # every server at its maxconn: the backend's queue
+            self.phase = CONNECT
+            self.deadline = 0.0  # the queue has its own timeout (timeout queue)
+            self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued)
+        else:
             self.send_error(503)
+
+    def _dequeued(self, target: ServerTarget | None) -> None:
+        if self.closed:
+            if target is not None:
+                self._give_back(target)
+            return
+        if target is None:
+            self.send_error(503)  # timeout queue
             return
         self._use_server(target)
+
+    def _give_back(self, target: ServerTarget) -> None:
+        backend = self.settings.backend
+        if backend is not None:
+            backend.release(target)
+            self.worker.slot_released()
+
+    def _release_slot(self) -> None:
+        target, self.target = self.target, None
+        if target is not None:
+            self._give_back(target)
 
     def _use_server(self, target: ServerTarget) -> None:
         self.target = target
@@ -346,7 +374,10 @@ class HttpSession(asyncio.Protocol):
             return
         self.retries_left -= 1
         if backend.redispatch and self.retries_left == 0:
-            self._use_server(backend.pick(avoid=self.target) or self.target)
+            other = backend.pick(avoid=self.target)
+            if other is not None:
+                self._release_slot()  # the slot on the failed server goes back
+            self._use_server(other or self.target)
         else:
             # the same server after HAProxy's turn-around delay
             self.loop.call_later(min(backend.connect_timeout, 1.0), self._retry_same)
@@ -405,11 +436,19 @@ class HttpSession(asyncio.Protocol):
             conn.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             offset = exc.args[0] if exc.args else len(data)
-            rest = data[offset:]
-            if rest and self.transport is not None:
-                self.transport.write(rest)
+            self.out.append(data[offset:])
         except (httptools.HttpParserError, BadMessage):
+            self.out.clear()
             self._bad_response(conn)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what this server read produced for the client, in one system call."""
+        out = self.out
+        if out:
+            if self.transport is not None and not self.closed:
+                self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            out.clear()
 
     def response_head(self, conn: UpstreamConnection, resp: Head) -> None:
         req = self.current
@@ -418,7 +457,7 @@ class HttpSession(asyncio.Protocol):
         status = resp.status
         if 100 <= status < 200 and status != 101:
             if req.head.version == "1.1":  # 1xx means nothing to an HTTP/1.0 client
-                self.transport.write(
+                self.out.append(
                     render_response(status, resp.reason, forwarded_headers(resp), b"\r\n")
                 )
             return
@@ -428,9 +467,7 @@ class HttpSession(asyncio.Protocol):
             tail = b"connection: upgrade\r\nupgrade: %s\r\n\r\n" % (
                 resp.upgrade or req.head.upgrade
             )
-            self.transport.write(
-                render_response(status, resp.reason, forwarded_headers(resp), tail)
-            )
+            self.out.append(render_response(status, resp.reason, forwarded_headers(resp), tail))
             self._start_tunnel(conn)
             return
         has_body = response_has_body(status, req.head.method)
@@ -467,7 +504,7 @@ class HttpSession(asyncio.Protocol):
             tail.append(b"connection: keep-alive\r\n")
         tail.append(b"\r\n")
         self.resp_framing = framing
-        self.transport.write(
+        self.out.append(
             render_response(status, resp.reason, forwarded_headers(resp), b"".join(tail))
         )
         if req.head.method == b"HEAD":
@@ -480,9 +517,9 @@ class HttpSession(asyncio.Protocol):
         if transport is None or self.resp is None:
             return
         if self.resp_framing == Framing.CHUNKED:
-            transport.write(b"%x\r\n%s\r\n" % (len(body), body))
+            self.out.append(b"%x\r\n%s\r\n" % (len(body), body))
         elif self.resp_framing != Framing.NONE:
-            transport.write(body)
+            self.out.append(body)
 
     def response_trailer(self, name: bytes, value: bytes) -> None:
         self.resp_trailers.append(name + b": " + value + b"\r\n")
@@ -491,14 +528,15 @@ class HttpSession(asyncio.Protocol):
         if self.resp is None or self.current is None:
             return  # a 1xx ended, or a HEAD already finished
         resp = self.resp
-        if self.resp_framing == Framing.CHUNKED and self.transport is not None:
-            self.transport.write(b"0\r\n" + b"".join(self.resp_trailers) + b"\r\n")
+        if self.resp_framing == Framing.CHUNKED:
+            self.out.append(b"0\r\n" + b"".join(self.resp_trailers) + b"\r\n")
         self.resp_trailers.clear()
         self._finish_exchange(conn, server_reusable=resp.keep_alive)
 
     def _finish_exchange(self, conn: UpstreamConnection | None, server_reusable: bool) -> None:
         req = self.current
         self.current = None
+        target = self.target
         self.resp = None
         self.response_started = False
         if self.queue and self.queue[0] is req:
@@ -523,6 +561,8 @@ class HttpSession(asyncio.Protocol):
                 self.own = conn
             else:
                 conn.pool.put(conn, self.worker.clock)
+        if target is not None:
+            self._release_slot()
         if self.upgrading:  # the server refused the upgrade: back to plain HTTP
             self.upgrading = False
             self.parser = httptools.HttpRequestParser(self)
@@ -530,6 +570,7 @@ class HttpSession(asyncio.Protocol):
             if pending and self.keep_client:
                 self.loop.call_soon(self.data_received, pending)
         if not self.keep_client or self.stopping:
+            self.flush()
             self.close()
             return
         self._resume_client()
@@ -636,7 +677,8 @@ class HttpSession(asyncio.Protocol):
             return
         self._drop_upstream()
         if not self.response_started:
-            self.transport.write(self.settings.errors[status])
+            self.out.clear()
+            self.out.append(self.settings.errors[status])
         self.close()
 
     def bad_request(self) -> None:
@@ -649,6 +691,7 @@ class HttpSession(asyncio.Protocol):
             self.close()
 
     def _drop_upstream(self) -> None:
+        self._release_slot()
         for conn in (self.upstream, self.own):
             if conn is not None:
                 conn.session = None
@@ -658,6 +701,7 @@ class HttpSession(asyncio.Protocol):
     def close(self) -> None:
         if self.closed:
             return
+        self.flush()
         self.closed = True
         self.phase = CLOSED
         self._drop_upstream()
@@ -667,6 +711,7 @@ class HttpSession(asyncio.Protocol):
     def abort(self) -> None:
         if self.closed:
             return
+        self.flush()  # what was complete goes out; the connection then resets
         self.closed = True
         self.phase = CLOSED
         self._drop_upstream()
