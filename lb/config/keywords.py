@@ -273,7 +273,7 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("maxconn", "DFL-", S),
         _px("default_backend", "DFL-", S),
         _px("use_backend", "-FL-", S, "unconditional only; 'if'/'unless' is not supported yet"),
-        _px("server", "--LB", S, "options: weight, disabled, enabled, maxconn, maxqueue"),
+        _px("server", "--LB", S, "options: weight, disabled, enabled, maxconn"),
         _px("balance", "D-LB", S, "roundrobin; other algorithms are not supported yet"),
         _px("retries", "D-LB", S),
         _px("disabled", "DFLB", S),
@@ -582,7 +582,7 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
         OptionWord("disabled", 0, S),
         OptionWord("enabled", 0, S),
         OptionWord("maxconn", 1, S),
-        OptionWord("maxqueue", 1, S),
+        OptionWord("maxqueue", 1, N),  # lb queues per backend, not per server
         *_many(
             "addr agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
             "check-proto check-sni ciphers ciphersuites client-sigalgs cookie crl-file crt "

@@ -234,7 +234,8 @@ def render_reference() -> str:
         "",
         "#### `server` options",
         "",
-        "`weight` is 0..256; `maxconn` and `maxqueue` are 0 (no limit) or more. `backup`",
+        "`weight` is 0..256; `maxconn` is 0 (no limit) or more and holds daemon-wide, with a",
+        "backend queue (`timeout queue`); `maxqueue` (a per-server queue) is not supported yet. `backup`",
         "is recorded in the model but not acted upon yet.",
         "",
     ]

@@ -283,7 +283,9 @@ class InstanceRunner:
             self._add_vips()
             self._announce_burst()
             self._schedule_announcements()
-        elif t.old == State.MASTER:
+        elif t.old in (State.MASTER, State.INIT):
+            # Leaving INIT too, as keepalived does ("removing VIPs" at start): a daemon that was
+            # killed with -9 left its addresses behind, and a backup must not answer for them.
             self._remove_vips()
         if stopping:
             return

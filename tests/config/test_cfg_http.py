@@ -360,10 +360,10 @@ MODEL_CASES: list[tuple[str, dict[str, list[str]], Get, object]] = [
         (5_000, 2_000, 30_000, None),
     ),
     (
-        "server-maxconn-maxqueue",
-        {"be": ["server s2 127.0.0.1:82 maxconn 50 maxqueue 10", "server s3 127.0.0.1:83"]},
-        lambda cfg: [(s.name, s.maxconn, s.maxqueue) for s in proxy(cfg, "be").servers],
-        [("s1", 0, 0), ("s2", 50, 10), ("s3", 0, 0)],
+        "server-maxconn",
+        {"be": ["server s2 127.0.0.1:82 maxconn 50", "server s3 127.0.0.1:83"]},
+        lambda cfg: [(s.name, s.maxconn) for s in proxy(cfg, "be").servers],
+        [("s1", 0), ("s2", 50), ("s3", 0)],
     ),
 ]
 
@@ -587,7 +587,7 @@ def test_supported_keywords_raise_no_message(tmp_path: Path, errorfiles: Path) -
             "timeout queue 1m",
         ],
         "fe": ["option logasap", "capture request header Host len 20", "log-format %ci"],
-        "be": ["http-reuse always", "server s2 127.0.0.1:82 maxconn 5 maxqueue 2"],
+        "be": ["http-reuse always", "server s2 127.0.0.1:82 maxconn 5"],
     }
     result = load(tmp_path, build(extra)[0])
     assert messages(result) == []

@@ -188,6 +188,11 @@ class HttpSession(asyncio.Protocol):
         if self.current is None and not self.queue:
             self.close()
             return False
+        if self.settings.abortonclose and not self.response_started:
+            # option abortonclose: a client that gave up while its request waited (queue,
+            # connect) or before any answer is not served any more
+            self.close()
+            return False
         self.keep_client = False
         return True
 

@@ -17,6 +17,7 @@ def _seconds(ms: int | None) -> float:
 
 class HttpSettings:
     __slots__ = (
+        "abortonclose",
         "backend",
         "bufsize",
         "client_timeout",
@@ -58,6 +59,7 @@ class HttpSettings:
         # the stricter of frontend and backend wins, as in HAProxy
         self.connection_mode = max(modes, key=_MODE_RANK.__getitem__)
         self.reuse = backend_proxy.http.reuse if backend_proxy is not None else "safe"
+        self.abortonclose = backend_proxy is not None and backend_proxy.http.abortonclose
         ff = frontend.http.forwardfor or (
             backend_proxy.http.forwardfor if backend_proxy is not None else None
         )
