@@ -1,9 +1,10 @@
 """HAProxy's built-in log formats and the log-format compiler.
 
-``compile_log_format`` parses a format once into closures; rendering a record is then a
-walk over them with no parsing. Spacing follows HAProxy: unescaped spaces (and ``\\ ``)
-are separators, several in a row print one space, a leading one prints nothing, and a
-variable that prints nothing (``%hr`` without captures) lets the next separator collapse.
+``compile_log_format`` parses a format once into closures and literals; rendering a record
+is then a join with no parsing and no decision about spacing. Spacing follows HAProxy:
+unescaped spaces (and ``\\ ``) are separators, several in a row print one space, a leading
+one prints nothing, and a variable that prints nothing (``%hr`` without captures) lets the
+next separator collapse.
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ def _parse(fmt: str, mode: Mode, ctx: Context) -> list[_Node]:
 
 
 def _static(nodes: list[_Node]) -> Callable[[LogRecord], str]:
-    """No variable can vanish: separators are known now; merge literals around renderers."""
+    """Separators are known now (a leading one prints nothing): merge the literals
+    around the renderers."""
     lits: list[str] = [""]
     fns: list[Renderer] = []
     for kind, value, _ in nodes:
@@ -185,29 +187,30 @@ def _static(nodes: list[_Node]) -> Callable[[LogRecord], str]:
     return render
 
 
-def _dynamic(nodes: list[_Node]) -> Callable[[LogRecord], str]:
-    """Some variable may print nothing: decide each separator at run time, as HAProxy."""
-    steps = tuple(nodes)
+def _absorb_vanishing(nodes: list[_Node]) -> list[_Node]:
+    """Make separators static around variables that may print nothing.
 
-    def render(rec: LogRecord) -> str:
-        out: list[str] = []
-        after_space = True  # a leading separator prints nothing
-        for kind, value, _ in steps:
-            if kind == "sep":
-                if not after_space:
-                    out.append(" ")
-                    after_space = True
-            elif kind == "text":
-                out.append(value)  # type: ignore[arg-type]
-                after_space = False
+    In HAProxy the separator before such a variable is printed anyway, and the one after it
+    collapses when it printed nothing. So the variable takes the separator that follows it:
+    it renders ``value + " "``, or ``""`` when absent.
+    """
+    out: list[_Node] = []
+    i = 0
+    while i < len(nodes):
+        kind, value, vanishing = nodes[i]
+        if kind == "var" and vanishing:
+            fn: Renderer = value  # type: ignore[assignment]
+            if i + 1 < len(nodes) and nodes[i + 1][0] == "sep":
+                i += 1
+                out.append(
+                    ("var", lambda rec, fn=fn: "" if (v := fn(rec)) is None else v + " ", False)
+                )
             else:
-                v = value(rec)  # type: ignore[operator]
-                if v is not None:
-                    out.append(v)
-                    after_space = False
-        return "".join(out)
-
-    return render
+                out.append(("var", lambda rec, fn=fn: fn(rec) or "", False))
+        else:
+            out.append(nodes[i])
+        i += 1
+    return out
 
 
 def compile_log_format(
@@ -222,6 +225,4 @@ def compile_log_format(
     Raises LogFormatError naming the offending variable or expression.
     """
     ctx = Context(process=process or ProcessInfo(), logasap=logasap)
-    nodes = _parse(fmt, mode, ctx)
-    vanishing = any(v for _, _, v in nodes)
-    return LogFormat(fmt, _dynamic(nodes) if vanishing else _static(nodes))
+    return LogFormat(fmt, _static(_absorb_vanishing(_parse(fmt, mode, ctx))))

@@ -114,7 +114,10 @@ class LogSender:
         self._stream = False
         self._connected = False
         if self.endpoint.kind == "fd":
-            self._open_fd(self.endpoint.fd)
+            try:
+                self._open_fd(self.endpoint.fd)
+            except OSError as exc:
+                raise SyslogError(f"log target '{target.address}': {exc.strerror}") from None
         else:
             kind = socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
             self._sock = socket.socket(self.endpoint.family, kind)
@@ -158,7 +161,8 @@ class LogSender:
         try:
             if self._fd >= 0:
                 return self._write_stream(data)
-            assert self._sock is not None
+            if self._sock is None:  # closed
+                return self._drop(None)
             if self._connected:
                 self._sock.send(data)
             elif self.endpoint.kind != "fd":
