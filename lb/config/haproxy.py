@@ -555,7 +555,7 @@ def _log_target(parser: HaproxyParser, args: list[str], src: Source) -> LogTarge
         if number is None:
             return None
         length, rest = number, rest[2:]
-    fmt = "rfc3164"
+    fmt = "local"  # HAProxy's default: rfc3164's shape without a host name
     if rest[:1] == ["format"]:
         if len(rest) < 2:
             report.alert(src, "'log format' expects a format name")

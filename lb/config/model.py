@@ -83,7 +83,10 @@ class LogTarget(Struct):
     source: Source
     level: str | None = None  # max level sent ("debug", "info", …); None = all
     min_level: str | None = None
-    format: Literal["rfc3164", "rfc5424", "raw", "short", "iso", "timed", "priority"] = "rfc3164"
+    # "local": HAProxy's default without a "format" word (rfc3164 with no host name)
+    format: Literal["local", "rfc3164", "rfc5424", "raw", "short", "iso", "timed", "priority"] = (
+        "local"
+    )
     length: int = 1024  # "len N": longest line sent
 
 

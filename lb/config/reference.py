@@ -194,7 +194,7 @@ def render_reference() -> str:
         "Other families (`tcp@`, `ring@`, `fd@N`, …) and the `sample` option are not",
         "supported yet. `len` is 80..65535 (default 1024). `format` is one of "
         + ", ".join(f"`{f}`" for f in kw.LOG_FORMATS)
-        + " (default `rfc3164`); "
+        + " (default: rfc3164's shape without a host name, as HAProxy); "
         + ", ".join(f"`{f}`" for f in kw.LOG_FORMATS_NOT_YET)
         + " is not supported yet. Facilities: "
         + ", ".join(f"`{f}`" for f in kw.LOG_FACILITIES)
@@ -235,8 +235,8 @@ def render_reference() -> str:
         "#### `server` options",
         "",
         "`weight` is 0..256; `maxconn` is 0 (no limit) or more and holds daemon-wide, with a",
-        "backend queue (`timeout queue`); `maxqueue` (a per-server queue) is not supported yet. `backup`",
-        "is recorded in the model but not acted upon yet.",
+        "backend queue (`timeout queue`); `maxqueue` (a per-server queue) is not supported",
+        "yet. `backup` is recorded in the model but not acted upon yet.",
         "",
     ]
     out += _option_table(kw.SERVER_OPTIONS.values())

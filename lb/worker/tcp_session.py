@@ -11,9 +11,11 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING
 
 from lb._native import SplicePump, Stop
+from lb.accesslog import NOSRV, LogRecord
 
 if TYPE_CHECKING:
     import asyncio
@@ -106,35 +108,54 @@ class TcpSession:
         "active",
         "backend",
         "client",
+        "client_addr",
         "closed",
         "connect_timer",
         "down",
         "frontend",
         "idle_limit",
         "loop",
+        "redispatched",
+        "retries",
         "retries_left",
         "server",
         "server_sock",
+        "t_accept",
+        "t_conn",
+        "t_connected",
         "target",
+        "termination",
         "up",
         "worker",
     )
 
     def __init__(
-        self, worker: Worker, frontend: Frontend, backend: Backend, client: socket.socket
+        self,
+        worker: Worker,
+        frontend: Frontend,
+        backend: Backend,
+        client: socket.socket,
+        client_addr: tuple[str, int] = ("-", -1),
     ) -> None:
         self.worker = worker
         self.loop: asyncio.AbstractEventLoop = worker.loop
         self.frontend = frontend
         self.backend = backend
         self.client = client
+        self.client_addr = client_addr  # as accept() gave it: the peer may be gone at log time
         self.server_sock: socket.socket | None = None
         self.target: ServerTarget | None = None
         self.up: Direction | None = None  # client → server
         self.down: Direction | None = None  # server → client
         self.connect_timer: asyncio.TimerHandle | None = None
         self.retries_left = backend.retries
+        self.retries = 0
+        self.redispatched = False
         self.closed = False
+        # for the log line: when things happened (loop clock), and how the session ended
+        self.t_accept = self.loop.time()
+        self.t_conn = self.t_connected = 0.0
+        self.termination = "--"
         self.active = worker.clock
         # Until the server answers the client's side is bounded by timeout connect
         # (and the retries); after that by the frontend's idle limit.
@@ -159,6 +180,7 @@ class TcpSession:
                 self.worker.slot_released()
             return
         if target is None:
+            self.termination = "sQ"
             self.close(abort=False)  # timeout queue
             return
         self.connect(target)
@@ -167,6 +189,8 @@ class TcpSession:
         if self.closed:
             return
         self.target = target
+        if not self.t_conn:
+            self.t_conn = self.loop.time()
         sock = socket.socket(target.family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -206,15 +230,18 @@ class TcpSession:
             self.server_sock.close()
             self.server_sock = None
         if self.retries_left <= 0:
+            self.termination = "SC"
             self.close(abort=False)
             return
         self.retries_left -= 1
+        self.retries += 1
         backend = self.backend
         if backend.redispatch and self.retries_left == 0:
             # HAProxy's `option redispatch`: the last retry goes to another server, at once.
             other = backend.pick(avoid=self.target)
             if other is not None and other is not self.target:
                 backend.release(self.target)  # type: ignore[arg-type]
+                self.redispatched = True
             elif other is self.target:
                 backend.release(other)  # picked the same one again: keep a single slot
             self.connect(other or self.target)  # type: ignore[arg-type]
@@ -232,6 +259,7 @@ class TcpSession:
     # ------------------------------------------------------------------ relay
 
     def _established(self) -> None:
+        self.t_connected = self.loop.time()
         client, server = self.client, self.server_sock
         assert server is not None
         pool = self.worker.pipes
@@ -251,6 +279,11 @@ class TcpSession:
         if up is not None and down is not None and up.state == _DONE and down.state == _DONE:
             self.close(abort=False)
 
+    def _log(self) -> None:
+        logger = self.frontend.logger
+        if logger is not None:
+            logger.log_tcp(tcp_record(self))
+
     def close(self, abort: bool) -> None:
         if self.closed:
             return
@@ -264,6 +297,8 @@ class TcpSession:
             self.down.stop()
         elif self.server_sock is not None:
             self.loop.remove_writer(self.server_sock.fileno())  # still connecting
+        if self.frontend.logger is not None:
+            self._log()
         if self.up is None and not abort:
             _discard_unread(self.client)
         if self.target is not None:
@@ -298,3 +333,39 @@ def _discard_unread(sock: socket.socket, limit: int = 1 << 20) -> None:
             left -= n
     except OSError:
         pass
+
+
+def _ms(start: float, end: float) -> int:
+    return -1 if not start or not end else max(0, round((end - start) * 1000))
+
+
+def tcp_record(session: TcpSession) -> LogRecord:
+    """The tcplog line's fields for one session, taken as it closes."""
+    now = session.loop.time()
+    client_ip, client_port = session.client_addr[:2]
+    try:
+        local_ip, local_port = session.client.getsockname()[:2]
+    except OSError:
+        local_ip, local_port = "-", -1
+    up, down = session.up, session.down
+    target = session.target
+    return LogRecord(
+        client_ip=client_ip,
+        client_port=client_port,
+        frontend_ip=local_ip,
+        frontend_port=local_port,
+        frontend_name=session.frontend.name,
+        backend_name=session.backend.name,
+        server_name=target.name if target is not None else NOSRV,
+        accept_ms=int((time.time() - (now - session.t_accept)) * 1000),
+        Tw=0 if session.t_conn else -1,
+        Tc=_ms(session.t_conn, session.t_connected),
+        Tt=_ms(session.t_accept, now),
+        bytes_out=down.pump.moved if down is not None else 0,
+        bytes_in=up.pump.moved if up is not None else 0,
+        termination=session.termination,
+        retries=session.retries,
+        redispatched=session.redispatched,
+        actconn=session.worker.counters.load(session.worker.global_cur),
+        feconn=session.worker.counters.load(session.frontend.cur_index),
+    )

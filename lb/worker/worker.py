@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lb import log
 from lb._native import PipePool
+from lb.accesslog import AccessLogger, ProcessInfo
 from lb.stats.shm import GaugeNames, SharedRegion
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.boot import WorkerBoot
@@ -26,6 +27,7 @@ from lb.worker.tcp_session import TcpSession
 if TYPE_CHECKING:
     from lb.config.model import Proxy
 
+PROCESS_INFO = ProcessInfo()  # syslog tag, pid, hostname of this worker
 ACCEPT_BATCH = (
     32  # accepts per readiness event: enough to drain a burst, little enough to stay fair
 )
@@ -52,6 +54,7 @@ class Frontend:
         "http",
         "idle_timeout",
         "listeners",
+        "logger",
         "maxconn",
         "name",
         "paused",
@@ -73,6 +76,7 @@ class Frontend:
         self.paused = False
         self.idle_timeout = _idle_timeout(proxy, backend)
         self.http: HttpSettings | None = None  # set for mode http
+        self.logger: AccessLogger | None = None  # set when the frontend has log targets
 
 
 def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
@@ -150,6 +154,15 @@ class Worker:
             frontend = frontends[proxy.name] = Frontend(
                 proxy, backend, self.region, self.boot.gauges
             )
+            if proxy.logs.targets:
+                frontend.logger = AccessLogger(
+                    proxy.logs.targets,
+                    proxy.logs,
+                    mode=proxy.mode,
+                    request_captures=proxy.http.request_captures,
+                    response_captures=proxy.http.response_captures,
+                    process=PROCESS_INFO,
+                )
             if proxy.mode == "http":
                 backend_proxy = self.boot.config.backend(name) if name else None
                 frontend.http = HttpSettings(
@@ -203,6 +216,7 @@ class Worker:
     def _on_tick(self) -> None:
         self.clock = now = self.loop.time()
         for session in [s for s in self.sessions if s.idle_limit and now - s.active > s.idle_limit]:
+            session.termination = "cD"  # the log's "client-side timeout during data"
             session.close(abort=False)
         for http in [h for h in self.http_sessions if h.deadline and now >= h.deadline]:
             http.on_tick(now)
@@ -280,12 +294,13 @@ class Worker:
             if not counters.try_acquire(self.global_cur, self.maxconn):
                 self._pause(frontend=None)
                 return
-            if frontend.maxconn and not counters.try_acquire(frontend.cur_index, frontend.maxconn):
+            # (a maxconn of 0 means no limit: the count still goes up, for stats and logs)
+            if not counters.try_acquire(frontend.cur_index, frontend.maxconn):
                 counters.release(self.global_cur)
                 self._pause(frontend)
                 return
             try:
-                client, _addr = listener.sock.accept()
+                client, addr = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 self._release(frontend)
                 return
@@ -294,8 +309,6 @@ class Worker:
                 log.warning(f"accept on frontend '{frontend.name}' failed: {exc}")
                 self._pause(frontend)
                 return
-            if not frontend.maxconn:
-                counters.add(frontend.cur_index, 1)
             counters.add(self.global_cum, 1)
             counters.add(frontend.cum_index, 1)
             backend = frontend.backend
@@ -309,7 +322,7 @@ class Worker:
                 self._start_http(frontend, frontend.http, client)
                 continue
             assert backend is not None
-            session = TcpSession(self, frontend, backend, client)
+            session = TcpSession(self, frontend, backend, client, addr)
             self.sessions.add(session)
             session.start()
 

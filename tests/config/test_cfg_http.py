@@ -136,7 +136,7 @@ def global_log(cfg: Config) -> list[tuple[str, str, str | None, str | None, str,
     ]
 
 
-G0 = ("127.0.0.1:514", "local0", None, None, "rfc3164", 1024)  # BASE's global log line
+G0 = ("127.0.0.1:514", "local0", None, None, "local", 1024)  # BASE's global log line
 
 # (id, lines added per section, what to read, expected value)
 MODEL_CASES: list[tuple[str, dict[str, list[str]], Get, object]] = [
@@ -295,19 +295,19 @@ MODEL_CASES: list[tuple[str, dict[str, list[str]], Get, object]] = [
         fe_log,
         [
             ("10.0.0.1:1514", "local7", "info", "notice", "rfc5424", 4096),
-            ("[::1]:514", "daemon", None, None, "rfc3164", 1024),
-            ("[::1]:514", "user", "debug", None, "rfc3164", 1024),
-            ("[2001:db8::5]:600", "kern", None, None, "rfc3164", 1024),
-            ("10.0.0.2:514", "local1", None, None, "rfc3164", 1024),
-            ("[fe80::1]:99", "auth2", "err", None, "rfc3164", 1024),
-            ("10.0.0.3:514", "cron2", None, None, "rfc3164", 1024),
+            ("[::1]:514", "daemon", None, None, "local", 1024),
+            ("[::1]:514", "user", "debug", None, "local", 1024),
+            ("[2001:db8::5]:600", "kern", None, None, "local", 1024),
+            ("10.0.0.2:514", "local1", None, None, "local", 1024),
+            ("[fe80::1]:99", "auth2", "err", None, "local", 1024),
+            ("10.0.0.3:514", "cron2", None, None, "local", 1024),
             ("/dev/log", "local2", "warning", None, "short", 1024),
-            ("/run/log.sock", "ntp", None, None, "rfc3164", 1024),
+            ("/run/log.sock", "ntp", None, None, "local", 1024),
             ("stdout", "daemon", None, None, "raw", 1024),
-            ("stderr", "local3", None, None, "rfc3164", 1024),
-            ("stdout", "local4", None, None, "rfc3164", 1024),
-            ("10.0.0.9:514", "audit", None, None, "rfc3164", 1024),
-            ("localhost:514", "local5", None, None, "rfc3164", 1024),
+            ("stderr", "local3", None, None, "local", 1024),
+            ("stdout", "local4", None, None, "local", 1024),
+            ("10.0.0.9:514", "audit", None, None, "local", 1024),
+            ("localhost:514", "local5", None, None, "local", 1024),
         ],
     ),
     (

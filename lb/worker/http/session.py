@@ -32,6 +32,7 @@ from lb.worker.http.head import (
     render_response,
     response_has_body,
 )
+from lb.worker.http.logging import http_record
 from lb.worker.http.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ EXCHANGE = 3  # request sent and/or response flowing (timeout server / client)
 TUNNEL = 4  # after 101 (timeout tunnel)
 CLOSED = 5
 
+# The log's termination state for lb's own answers (first letter: who, second: when).
+_TERMINATION = {400: "PR", 408: "cR", 502: "SH", 503: "SC", 504: "sH"}
+
 BUFFER_LIMIT = 64 * 1024  # request body bytes held while no server is ready: then pause
 CHUNK_END = b"0\r\n\r\n"
 
@@ -54,10 +58,43 @@ CHUNK_END = b"0\r\n\r\n"
 class Request:
     """One request as it is parsed and served."""
 
-    __slots__ = ("body", "buffered", "complete", "forwarding", "head", "sent_body", "trailers")
+    __slots__ = (
+        "body",
+        "buffered",
+        "bytes_in",
+        "complete",
+        "forwarding",
+        "head",
+        "logged",
+        "redispatched",
+        "resp_headers",
+        "retries",
+        "sent_body",
+        "server_name",
+        "t_begin",
+        "t_conn",
+        "t_connected",
+        "t_dequeued",
+        "t_head",
+        "t_resp",
+        "trailers",
+    )
 
-    def __init__(self, head: Head) -> None:
+    def __init__(self, head: Head, now: float) -> None:
         self.head = head
+        # timestamps (loop clock) for the log's timers; 0 = not reached
+        self.t_begin = now
+        self.t_head = 0.0
+        self.t_dequeued = 0.0
+        self.t_conn = 0.0
+        self.t_connected = 0.0
+        self.t_resp = 0.0
+        self.bytes_in = 0
+        self.logged = False
+        self.retries = 0
+        self.redispatched = False
+        self.server_name = ""
+        self.resp_headers: list[tuple[bytes, bytes]] | None = None
         self.body: deque[bytes] = deque()  # framed pieces waiting for the server
         self.buffered = 0
         self.complete = False  # the whole request (body included) was received
@@ -70,14 +107,18 @@ class HttpSession(asyncio.Protocol):
     __slots__ = (
         "_parsing",
         "_parsing_bytes",
+        "bytes_out",
         "client_ip",
         "client_paused",
+        "client_port",
         "closed",
         "current",
         "deadline",
         "early_tunnel",
         "frontend",
         "keep_client",
+        "local_ip",
+        "local_port",
         "loop",
         "out",
         "own",
@@ -92,6 +133,8 @@ class HttpSession(asyncio.Protocol):
         "retries_left",
         "settings",
         "stopping",
+        "t_accept",
+        "t_idle_from",
         "target",
         "transport",
         "upgrading",
@@ -108,6 +151,11 @@ class HttpSession(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
+        self.client_port = 0
+        self.local_ip = ""
+        self.local_port = 0
+        self.bytes_out = 0  # to the client, for the current response (the log's %B)
+        self.t_accept = self.t_idle_from = 0.0
         self.queue: deque[Request] = deque()
         self._parsing: Request | None = None
         self._parsing_bytes = 0  # bytes of the head being parsed (tune.bufsize)
@@ -138,7 +186,12 @@ class HttpSession(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.client_ip = peer[0] if peer else ""
+        if peer:
+            self.client_ip, self.client_port = peer[0], peer[1]
+        local = transport.get_extra_info("sockname")
+        if local:
+            self.local_ip, self.local_port = local[0], local[1]
+        self.t_accept = self.t_idle_from = self.loop.time()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -160,6 +213,7 @@ class HttpSession(asyncio.Protocol):
             return
         if self.closed:
             return
+        counted = self._parsing
         in_head = self._parsing is None or not self._parsing.head.method
         if in_head and self._parsing is None and self.phase == WAIT_REQUEST:
             self._arm(READ_HEAD, self.settings.http_request_timeout)
@@ -169,10 +223,17 @@ class HttpSession(asyncio.Protocol):
             offset = exc.args[0] if exc.args else len(data)
             self.upgrading = True
             self.early_tunnel = data[offset:]
+            if self.current is None and self.queue and not self.closed:
+                self._serve_next()
             return
         except (httptools.HttpParserError, BadMessage):
             self.bad_request()
             return
+        counted = counted or self._parsing or (self.queue[-1] if self.queue else None)
+        if counted is not None:
+            counted.bytes_in += len(data)
+        if self.current is None and self.queue and not self.closed:
+            self._serve_next()
         # A head still incomplete after this much is over tune.bufsize: refuse it.
         if self._parsing is None or not self._parsing.head.method:
             if self._parsing is not None or in_head:
@@ -197,6 +258,8 @@ class HttpSession(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed and self.current is not None and self.resp is not None:
+            self._log(self.current, self.resp.status, "CD")
         self.closed = True
         self.phase = CLOSED
         self.worker.http_sessions.discard(self)
@@ -218,7 +281,7 @@ class HttpSession(asyncio.Protocol):
     # ================================================================== request parsing
 
     def on_message_begin(self) -> None:
-        self._parsing = Request(Head())
+        self._parsing = Request(Head(), self.loop.time())
 
     def on_url(self, url: bytes) -> None:
         assert self._parsing is not None
@@ -244,13 +307,16 @@ class HttpSession(asyncio.Protocol):
         head = req.head
         head.method = self.parser.get_method()
         head.version = self.parser.get_http_version()
+        req.t_head = self.loop.time()
         if head.version not in ("1.0", "1.1"):
             raise BadMessage(f"unsupported version HTTP/{head.version}")
+        if b"#" in head.url:
+            raise BadMessage("fragment in the request target")
         analyse(head, is_request=True)
         self._parsing_bytes = 0
         self.queue.append(req)
-        if self.current is None:
-            self._serve_next()
+        # Served once the whole buffer has parsed (data_received): a malformed body in the
+        # same read then refuses the request before any byte of it reaches a server.
 
     def on_body(self, body: bytes) -> None:
         req = self._parsing
@@ -314,8 +380,10 @@ class HttpSession(asyncio.Protocol):
             if target is not None:
                 self._give_back(target)
             return
+        if self.current is not None:
+            self.current.t_dequeued = self.loop.time()
         if target is None:
-            self.send_error(503)  # timeout queue
+            self.send_error(503, "sQ")  # timeout queue
             return
         self._use_server(target)
 
@@ -334,6 +402,8 @@ class HttpSession(asyncio.Protocol):
         self.target = target
         req = self.current
         assert req is not None
+        req.server_name = target.name
+        req.t_conn = self.loop.time()
         pool = self.worker.server_pool(target)
         reuse = self.settings.reuse
         conn = None
@@ -347,6 +417,7 @@ class HttpSession(asyncio.Protocol):
             # http-reuse safe: a connection's first request gets a connection of its own
             conn = pool.take(self.worker.clock)
         if conn is not None:
+            req.t_connected = req.t_conn
             self._send_request(conn)
             return
         self._arm(CONNECT, self.settings.connect_timeout)
@@ -369,19 +440,25 @@ class HttpSession(asyncio.Protocol):
             self._connect_failed()
             return
         _transport, conn = task.result()
+        if self.current is not None:
+            self.current.t_connected = self.loop.time()
         self._send_request(conn)
 
     def _connect_failed(self) -> None:
         backend = self.settings.backend
         assert backend is not None and self.target is not None
         if self.retries_left <= 0:
-            self.send_error(503)
+            self.send_error(503, "SC")
             return
         self.retries_left -= 1
+        if self.current is not None:
+            self.current.retries += 1
         if backend.redispatch and self.retries_left == 0:
             other = backend.pick(avoid=self.target)
             if other is not None:
                 self._release_slot()  # the slot on the failed server goes back
+                if self.current is not None:
+                    self.current.redispatched = True
             self._use_server(other or self.target)
         else:
             # the same server after HAProxy's turn-around delay
@@ -451,8 +528,10 @@ class HttpSession(asyncio.Protocol):
         """Write what this server read produced for the client, in one system call."""
         out = self.out
         if out:
+            data = b"".join(out) if len(out) > 1 else out[0]
             if self.transport is not None and not self.closed:
-                self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+                self.transport.write(data)
+                self.bytes_out += len(data)
             out.clear()
 
     def response_head(self, conn: UpstreamConnection, resp: Head) -> None:
@@ -468,6 +547,8 @@ class HttpSession(asyncio.Protocol):
             return
         self.resp = resp
         self.response_started = True
+        req.t_resp = self.loop.time()
+        req.resp_headers = resp.headers
         if status == 101 and req.head.upgrade:
             tail = b"connection: upgrade\r\nupgrade: %s\r\n\r\n" % (
                 resp.upgrade or req.head.upgrade
@@ -530,8 +611,8 @@ class HttpSession(asyncio.Protocol):
         self.resp_trailers.append(name + b": " + value + b"\r\n")
 
     def response_complete(self, conn: UpstreamConnection) -> None:
-        if self.resp is None or self.current is None:
-            return  # a 1xx ended, or a HEAD already finished
+        if self.resp is None or self.current is None or self.phase == TUNNEL:
+            return  # a 1xx ended, a HEAD already finished, or a 101 became a tunnel
         resp = self.resp
         if self.resp_framing == Framing.CHUNKED:
             self.out.append(b"0\r\n" + b"".join(self.resp_trailers) + b"\r\n")
@@ -540,6 +621,9 @@ class HttpSession(asyncio.Protocol):
 
     def _finish_exchange(self, conn: UpstreamConnection | None, server_reusable: bool) -> None:
         req = self.current
+        if req is not None and self.resp is not None:
+            self.flush()
+            self._log(req, self.resp.status, "--")
         self.current = None
         target = self.target
         self.resp = None
@@ -677,14 +761,29 @@ class HttpSession(asyncio.Protocol):
         else:
             self.abort()
 
-    def send_error(self, status: int) -> None:
+    def send_error(self, status: int, termination: str | None = None) -> None:
         if self.closed or self.transport is None:
             return
+        req = self.current or self._parsing
+        if req is not None and not req.head.method:
+            req = None  # no complete request line: the log says <BADREQ>
         self._drop_upstream()
         if not self.response_started:
             self.out.clear()
             self.out.append(self.settings.errors[status])
+            self.flush()
+        self._log(req, status, termination or _TERMINATION.get(status, "PR"))
         self.close()
+
+    def _log(self, req: Request | None, status: int, termination: str) -> None:
+        logger = self.frontend.logger
+        if logger is None or (req is not None and req.logged):
+            return
+        if req is not None:
+            req.logged = True
+        logger.log_http(http_record(self, req, status, termination))
+        self.bytes_out = 0
+        self.t_idle_from = self.loop.time()
 
     def bad_request(self) -> None:
         self.send_error(400)
@@ -713,10 +812,12 @@ class HttpSession(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def abort(self) -> None:
+    def abort(self, termination: str = "SD") -> None:
         if self.closed:
             return
         self.flush()  # what was complete goes out; the connection then resets
+        if self.current is not None and self.resp is not None:
+            self._log(self.current, self.resp.status, termination)
         self.closed = True
         self.phase = CLOSED
         self._drop_upstream()
