@@ -678,11 +678,11 @@ class HttpSession(asyncio.Protocol):
         if self.resp is None and not self.response_started:
             # Nothing of a response yet: a reused connection the server had closed, or a
             # server that died. Retry only where that cannot repeat a side effect.
-            reused = conn.requests > 1
-            replayable = not req.sent_body and (req.head.idempotent or reused)
-            if replayable and (reused or self.retries_left > 0):
-                if not reused:
-                    self.retries_left -= 1
+            # HAProxy retries on connection failures only (retry-on conn-failure): a fresh
+            # connection that dies after taking the request may have run it, so 502. An idle
+            # connection the server had closed before our request is the usual race of
+            # connection reuse: the request never arrived, so it goes again on a new one.
+            if conn.requests > 1 and not req.sent_body and req.head.idempotent:
                 req.forwarding = False
                 assert self.target is not None
                 self._use_server(self.target)
