@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.backends import Backend
 from tests.support.clients import connect, echo_roundtrip, free_port, recv_exact
 from tests.support.lbproc import LbProcess, tcp_config
+from tests.support.peers import need_root
+from tests.support.rsyslog import Rsyslog
 
 
 @pytest.fixture
@@ -110,3 +114,38 @@ def test_httplog_line_with_capture(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_seed_log_line_reaches_a_real_rsyslog(
+    lb_factory: Callable[..., LbProcess], backend: Callable[..., Backend], tmp_path: Path
+) -> None:
+    """The seed's `log 127.0.0.1 local2 debug` (UDP 514), rsyslog writing local2 to its own file."""
+    need_root()  # UDP 514
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", 514))
+        except OSError as exc:
+            pytest.fail(f"UDP 127.0.0.1:514 is taken on this machine: {exc}")
+    (tmp_path / "rsyslog").mkdir()
+    rsyslog = Rsyslog(tmp_path / "rsyslog", port=514)
+    try:
+        echo = backend("echo", name="echo")
+        lb = lb_factory(workers=1)
+        port = free_port()
+        lb.start(
+            tcp_config(
+                stats_socket=lb.stats_socket,
+                bind_port=port,
+                servers=[("echo", echo.port)],
+                global_lines=["log         127.0.0.1 local2   debug"],
+                defaults_lines=["log global", "option tcplog"],
+            )
+        )
+        time.sleep(0.3)  # rsyslog's UDP input is up
+        assert echo_roundtrip(port, b"to the log\n") == b"to the log\n"
+        lines = rsyslog.wait_for(rsyslog.local2, "fe be/echo")
+        facility, severity, _host, tag, _pid, msg = lines[-1].split("|", 5)
+        assert (facility, severity, tag) == ("local2", "info", "lb")
+        assert " 11 -- " in msg  # bytes and termination state of the session
+    finally:
+        rsyslog.stop()
