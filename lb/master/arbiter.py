@@ -119,11 +119,14 @@ class Arbiter:
                 self.reap()
                 self.murder()
                 self.manage()
+        self._stop_vrrp()  # whatever the way out: priority 0, addresses removed
         await self.runtime_api.close()
         self._close()
         return self.exit_code
 
     def _queue_signal(self, sig: int) -> None:
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            self._stop_vrrp()  # first of all: the peers take the addresses after Skew_Time
         self._signals.append(sig)
         self._wakeup.set()
 
@@ -184,15 +187,14 @@ class Arbiter:
         return [w for w in self.workers if not w.exited]
 
     def reap(self) -> None:
-        while True:
+        # Only our workers: waitpid(-1) would also take the vrrp_script and notify
+        # processes that asyncio is waiting for, and turn their success into failure.
+        for worker in list(self.workers):
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(worker.pid, os.WNOHANG)
             except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            worker = next((w for w in self.workers if w.pid == pid), None)
-            if worker is not None:
+                pid, status = worker.pid, 0  # reaped elsewhere: gone all the same
+            if pid != 0:
                 self._worker_exited(worker, status)
 
     def _worker_exited(self, w: WorkerProcess, status: int) -> None:
