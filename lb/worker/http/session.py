@@ -214,8 +214,7 @@ class HttpSession(asyncio.Protocol):
         if self.closed:
             return
         counted = self._parsing
-        in_head = self._parsing is None or not self._parsing.head.method
-        if in_head and self._parsing is None and self.phase == WAIT_REQUEST:
+        if self._parsing is None and self.phase == WAIT_REQUEST:
             self._arm(READ_HEAD, self.settings.http_request_timeout)
         try:
             self.parser.feed_data(data)
@@ -234,12 +233,14 @@ class HttpSession(asyncio.Protocol):
             counted.bytes_in += len(data)
         if self.current is None and self.queue and not self.closed:
             self._serve_next()
-        # A head still incomplete after this much is over tune.bufsize: refuse it.
-        if self._parsing is None or not self._parsing.head.method:
-            if self._parsing is not None or in_head:
-                self._parsing_bytes += len(data)
-                if self._parsing_bytes > self.settings.bufsize:
-                    self.bad_request()
+        # A head that stays incomplete must not grow without bound (slowloris, endless
+        # headers): bytes fed while a head is open are counted, with room for what a read
+        # may carry of a previous pipelined request; the exact limit is checked once the
+        # head is complete (on_headers_complete).
+        if self._parsing is not None and not self._parsing.head.method:
+            self._parsing_bytes += len(data)
+            if self._parsing_bytes > 2 * self.settings.bufsize:
+                self.bad_request()
         else:
             self._parsing_bytes = 0
 
@@ -297,9 +298,8 @@ class HttpSession(asyncio.Protocol):
             return
         headers = req.head.headers
         headers.append((name, value))
-        self._parsing_bytes += len(name) + len(value) + 4
-        if len(headers) > self.settings.maxhdr or self._parsing_bytes > self.settings.bufsize:
-            raise BadMessage("request head over tune.bufsize or tune.http.maxhdr")
+        if len(headers) > self.settings.maxhdr:
+            raise BadMessage("more headers than tune.http.maxhdr")
 
     def on_headers_complete(self) -> None:
         req = self._parsing
@@ -307,6 +307,12 @@ class HttpSession(asyncio.Protocol):
         head = req.head
         head.method = self.parser.get_method()
         head.version = self.parser.get_http_version()
+        # the head as received: request line and "name: value" lines with their CRLFs
+        size = len(head.method) + len(head.url) + 12
+        for name, value in head.headers:
+            size += len(name) + len(value) + 4
+        if size > self.settings.bufsize:
+            raise BadMessage("request head over tune.bufsize")
         req.t_head = self.loop.time()
         if head.version not in ("1.0", "1.1"):
             raise BadMessage(f"unsupported version HTTP/{head.version}")
