@@ -29,6 +29,7 @@ from lb.vrrp.state import Machine, Params, SendAdvert, State, Transition
 from lb.vrrp.vips import VipManager
 
 TRACK_POLL = 0.5  # s between looks at tracked interfaces and at lb's own data plane
+TIMER_LEAD = 0.0015  # s a VRRP timer wakes early, then sleeps the rest (see _on_timer)
 AUTH_PASS = 1
 
 
@@ -181,6 +182,13 @@ class InstanceRunner:
 
     def _on_timer(self) -> None:
         self._timer = None
+        deadline = self.machine.next_deadline()
+        if deadline is not None:
+            # Woken TIMER_LEAD early (the selector rounds its timeout up to whole
+            # milliseconds): wait out the rest precisely, so a takeover is not late.
+            early = deadline - self.loop.time()
+            if 0 < early <= TIMER_LEAD:
+                time.sleep(early)
         self._apply(self.machine.on_timer(self.loop.time()))
         self._reschedule()
 
@@ -188,13 +196,14 @@ class InstanceRunner:
         if self._stopped:
             return
         deadline = self.machine.next_deadline()
+        wake = None if deadline is None else deadline - TIMER_LEAD
         if self._timer is not None:
-            if deadline is not None and abs(self._timer.when() - deadline) < 1e-6:
+            if wake is not None and abs(self._timer.when() - wake) < 1e-6:
                 return
             self._timer.cancel()
             self._timer = None
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        if wake is not None:
+            self._timer = self.loop.call_at(wake, self._on_timer)
 
     def _on_poll(self) -> None:
         self.retrack()
@@ -252,6 +261,11 @@ class InstanceRunner:
 
     def _apply(self, actions: list[object], stopping: bool = False) -> None:
         for action in actions:
+            if isinstance(action, Transition) and action.new == State.MASTER:
+                # The addresses first: clients wait for them, peers for the advert that
+                # follows a fraction of a millisecond later.
+                self._add_vips()
+        for action in actions:
             if isinstance(action, SendAdvert):
                 self._send(action.priority)
             elif isinstance(action, Transition):
@@ -279,8 +293,7 @@ class InstanceRunner:
         log.notice(f"VRRP instance {self.name}: {t.old} -> {t.new} ({t.reason})")
         self.history.append((time.time(), str(t.old), str(t.new), t.reason))
         if t.new == State.MASTER:
-            self.became_master += 1
-            self._add_vips()
+            self.became_master += 1  # the addresses are already up (see _apply)
             self._announce_burst()
             self._schedule_announcements()
         elif t.old in (State.MASTER, State.INIT):

@@ -132,11 +132,15 @@ class VipManager:
 
         ``doing`` ("adding 192.168.22.249/24") goes into the error message.
         """
-        found = self._call(lambda ipr: ipr.link_lookup(ifname=ifname))
-        if not found:
+        # if_nametoindex is one ioctl; pyroute2's link_lookup dumps every link. Both see
+        # the master's network namespace (the netlink thread was started in it).
+        try:
+            return socket.if_nametoindex(ifname)
+        except OSError:
             context = f" ({doing})" if doing else ""
-            raise UnknownInterface(errno.ENODEV, f"no interface named {ifname!r}{context}")
-        return int(found[0])
+            raise UnknownInterface(
+                errno.ENODEV, f"no interface named {ifname!r}{context}"
+            ) from None
 
     def mac(self, ifname: str) -> str:
         idx = self.ifindex(ifname)
@@ -213,8 +217,8 @@ class VipManager:
         if scope is not None:
             kw["scope"] = _scope(scope, ifname, address)
         idx = self.ifindex(ifname, doing=f"adding {address}")
-        if self._find(idx, iface) is not None:
-            return False
+        # No look before the add: on the failover path every millisecond counts, and the
+        # kernel's EEXIST already says "it was there".
         try:
             self._call(lambda ipr: ipr.addr("add", index=idx, **kw))
         except NetlinkError as exc:
