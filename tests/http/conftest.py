@@ -15,54 +15,22 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.clients import free_port
 from tests.support.http_servers import HttpBackend
-from tests.support.lbproc import LbProcess
+from tests.support.lbproc import LbProcess, tcp_config
 from tests.support.peers import need_command
 from tests.support.procs import ProcRef, wait_gone
 
 PROXIES = [p.strip() for p in os.environ.get("HTTP_PROXIES", "haproxy,lb").split(",") if p]
 
 
-def http_config(
-    *,
-    stats_socket: str,
-    bind_port: int,
-    servers: Sequence[tuple[str, int]],
-    global_lines: Sequence[str] = (),
-    defaults_lines: Sequence[str] = (),
-    frontend_lines: Sequence[str] = (),
-    backend_lines: Sequence[str] = (),
-    server_options: str = "",
-) -> str:
-    """A minimal ``mode http`` configuration: one frontend on bind_port, one backend."""
-    lines = [
-        "global",
-        f"    stats socket {stats_socket} mode 600 level admin",
-        "    hard-stop-after 10s",
-        *(f"    {x}" for x in global_lines),
-        "",
-        "defaults",
-        "    mode http",
-        "    timeout connect 2s",
-        "    timeout client 30s",
-        "    timeout server 30s",
-        *(f"    {x}" for x in defaults_lines),
-        "",
-        "frontend fe",
-        f"    bind 127.0.0.1:{bind_port}",
-        "    default_backend be",
-        *(f"    {x}" for x in frontend_lines),
-        "",
-        "backend be",
-        *(f"    {x}" for x in backend_lines),
-    ]
-    for name, port in servers:
-        lines.append(f"    server {name} 127.0.0.1:{port} {server_options}".rstrip())
-    return "\n".join(lines) + "\n"
+def http_config(**kw: Any) -> str:
+    """The tests' ``mode http`` configuration: tcp_config's shape, in mode http."""
+    return tcp_config(mode="http", hard_stop_after="10s", **kw)
 
 
 class HaproxyProcess:

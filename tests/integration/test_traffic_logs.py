@@ -94,9 +94,10 @@ def test_httplog_line_with_capture(
             bind_port=port,
             servers=[("web", server.server_address[1])],
             global_lines=[f"log 127.0.0.1:{syslog.getsockname()[1]} local2 info"],
-            defaults_lines=["mode http", "log global", "option httplog"],
+            defaults_lines=["log global", "option httplog"],
             frontend_lines=["capture request header Host len 20"],
-        ).replace("    mode tcp\n", "")
+            mode="http",
+        )
         lb.start(cfg)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/a?b=1", timeout=5) as r:
             assert r.read() == b"hello"

@@ -47,16 +47,18 @@ def tcp_config(
     frontend_lines: Sequence[str] = (),
     backend_lines: Sequence[str] = (),
     server_options: str = "",
+    mode: str = "tcp",
+    hard_stop_after: str = "30s",
 ) -> str:
-    """A minimal ``mode tcp`` configuration: one frontend on bind_port, one backend."""
+    """A minimal configuration: one frontend on bind_port, one backend, in ``mode``."""
     lines = [
         "global",
         f"    stats socket {stats_socket} mode 600 level admin",
-        "    hard-stop-after 30s",
+        f"    hard-stop-after {hard_stop_after}",
         *(f"    {x}" for x in global_lines),
         "",
         "defaults",
-        "    mode tcp",
+        f"    mode {mode}",
         "    timeout connect 2s",
         "    timeout client 30s",
         "    timeout server 30s",
