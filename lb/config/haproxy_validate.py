@@ -116,6 +116,14 @@ def _drop_http_only_settings(p: Proxy, report: Reporter) -> None:
 
 def _check_log_format(p: Proxy, report: Reporter) -> None:
     logs = p.logs
+    if logs.log_format is not None:
+        # compiled here once so that `lb -c` reports what a worker could not compile
+        from lb.accesslog import LogFormatError, compile_log_format
+
+        try:
+            compile_log_format(logs.log_format, mode=p.mode)
+        except LogFormatError as exc:
+            report.alert(p.source, f"log-format of {p.kind} '{p.name}': {exc}")
     if not p.has_frontend or logs.targets:
         return
     if logs.httplog or logs.tcplog or logs.log_format is not None:

@@ -851,3 +851,17 @@ def test_haproxy_rejects_the_errors_too(
     cfg.write_text(text)
     hp = subprocess.run([str(_haproxy()), "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert hp.returncode != 0, hp.stdout + hp.stderr
+
+
+def test_bad_log_format_is_an_alert_at_check_time(tmp_path: Path) -> None:
+    text = (
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n"
+        "    timeout server 1s\nfrontend fe\n    bind :80\n    log 127.0.0.1 local0\n"
+        '    log-format "%ci %zz"\n    default_backend be\nbackend be\n    server s 127.0.0.1:81\n'
+    )
+    path = tmp_path / "lb.cfg"
+    path.write_text(text)
+    result = load_files([str(path)])
+    assert not result.ok
+    [alert] = result.alerts()
+    assert alert.source.line == 6 and "log-format" in alert.message and "zz" in alert.message
