@@ -171,3 +171,43 @@ def test_daemon_on_the_pure_python_pump(
     assert b"LB_NATIVE=0" in environ
     size = 32 << 20
     assert upload(port, seed=3, size=size) == (pattern_digest(3, size), size)
+
+
+def test_unconditional_use_backend_wins_over_default_backend(
+    lb_factory: Callable[..., LbProcess], backend: BackendFactory
+) -> None:
+    default = backend("hello", name="default")
+    chosen = backend("hello", name="chosen")
+    lb = lb_factory(workers=1)
+    port = free_port()
+    cfg = tcp_config(
+        stats_socket=lb.stats_socket,
+        bind_port=port,
+        servers=[("default", default.port)],
+        frontend_lines=["use_backend other"],
+    )
+    lb.start(cfg + f"backend other\n    server chosen 127.0.0.1:{chosen.port}\n")
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            assert s.recv(100) == b"chosen\n"
+    assert default.opens() == []
+
+
+def test_timeout_tunnel_replaces_client_and_server_once_connected(
+    start_lb: StartLb, backend: BackendFactory
+) -> None:
+    echo = backend("echo", name="echo")
+    _lb, port = start_lb(
+        [("echo", echo.port)],
+        workers=1,
+        defaults_lines=["timeout client 300ms", "timeout server 300ms", "timeout tunnel 3s"],
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"a\n")
+        assert s.recv(10) == b"a\n"
+        time.sleep(1.2)  # four times client/server, well within tunnel
+        s.sendall(b"b\n")
+        assert s.recv(10) == b"b\n"
+        t0 = time.monotonic()
+        assert s.recv(10) == b""  # closed once the tunnel timeout passes
+        assert 2.0 < time.monotonic() - t0 < 5.0
