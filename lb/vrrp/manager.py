@@ -51,8 +51,11 @@ class VrrpManager:
         self.vips = VipManager()
         self._build(self.config)
 
-    def _build(self, config: Keepalived) -> None:
+    def _build(self, config: Keepalived, kept: dict[str, InstanceRunner] | None = None) -> None:
+        """Scripts, notify queue, groups and instances of ``config``; ``kept`` runners are
+        reused as they are (a reload that did not change them)."""
         assert self.vips is not None
+        self.config = config
         self.notify = NotifyQueue(config.global_defs)
         self.notify.start()
         tracked = {ts.name for inst in config.vrrp_instances for ts in inst.track_script}
@@ -65,7 +68,12 @@ class VrrpManager:
             member: group.name for group in config.vrrp_sync_groups for member in group.group
         }
         for inst in config.vrrp_instances:
-            self._start_instance(inst, config)
+            runner = (kept or {}).get(inst.name)
+            if runner is not None:
+                runner.ctx = self._context(config)
+                self.runners[inst.name] = runner
+            else:
+                self._start_instance(inst, config)
         for tracker in self.scripts.values():
             tracker.start()
 
@@ -110,27 +118,7 @@ class VrrpManager:
             self.notify.stop()
         kept = dict(self.runners)
         self.runners.clear()
-        self.config = config
-        self.notify = NotifyQueue(config.global_defs)
-        self.notify.start()
-        tracked = {ts.name for inst in config.vrrp_instances for ts in inst.track_script}
-        for script in config.vrrp_scripts:
-            if script.name in tracked:
-                self.scripts[script.name] = ScriptTracker(
-                    script, config.global_defs, self._scripts_changed
-                )
-        self._group_of = {
-            member: group.name for group in config.vrrp_sync_groups for member in group.group
-        }
-        for inst in config.vrrp_instances:
-            runner = kept.get(inst.name)
-            if runner is not None:
-                runner.ctx = self._context(config)
-                self.runners[inst.name] = runner
-            else:
-                self._start_instance(inst, config)
-        for tracker in self.scripts.values():
-            tracker.start()
+        self._build(config, kept)
 
     def shutdown(self) -> None:
         """Synchronous, for every kind of stop: priority 0, addresses removed, scripts stopped."""

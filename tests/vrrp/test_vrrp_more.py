@@ -164,3 +164,31 @@ def test_notify_scripts_and_mail_alert(nodes: Nodes, tmp_path: Path) -> None:
         assert "To: ops@example.test" in mail and "From: lb@example.test" in mail
     finally:
         listener.close()
+
+
+def test_reload_keeps_unchanged_instances_and_restarts_changed_ones(nodes: Nodes) -> None:
+    import signal
+
+    a = nodes.lb(0)
+    one = instance("VI_1", priority=150, advert_int=0.1, version=3, vrid=81)
+    two = instance(
+        "VI_2", priority=150, advert_int=0.1, version=3, vrid=82, vips=["192.168.22.150/24"]
+    )
+    a.start(keepalived_conf(one, two))
+    wait_for(lambda: a.state("VI_1") == "MASTER" and a.state("VI_2") == "MASTER", 8, "masters")
+    # an unchanged file: no instance leaves MASTER, no new election
+    a.signal(signal.SIGUSR2)
+    wait_for(lambda: "reloaded" in a.output(), 10, "first reload")
+    view = a.show()
+    assert view["VI_1"].counter("became_master") == 1 and view["VI_2"].counter("became_master") == 1
+    # VI_2 changes (priority): it alone leaves and comes back; VI_1 is untouched
+    changed = instance(
+        "VI_2", priority=140, advert_int=0.1, version=3, vrid=82, vips=["192.168.22.150/24"]
+    )
+    a.write(keepalived_conf(one, changed))
+    a.signal(signal.SIGUSR2)
+    wait_for(lambda: a.output().count("reloaded") >= 2, 10, "second reload")
+    wait_for(lambda: a.state("VI_2") == "MASTER", 8, "VI_2 master again")
+    view = a.show()
+    assert view["VI_1"].counter("became_master") == 1
+    assert view["VI_2"].priority == 140
