@@ -32,7 +32,6 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -46,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.api import api_call, parse_show_proc  # noqa: E402
-from tests.support.procs import CLOCK_TICKS, ProcRef, cpu_ticks, descendants  # noqa: E402
+from tests.support.clients import free_port  # noqa: E402
+from tests.support.procs import CLOCK_TICKS, ProcRef, Target, cpu_ticks  # noqa: E402
 
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 HAPROXY = shutil.which("haproxy", path=SBIN)
@@ -57,12 +57,6 @@ LB_PYTHON = str(_VENV_PY) if _VENV_PY.exists() else sys.executable
 BODY_SIZE = 128
 TARGETS = ("direct", "haproxy", "lb", "nginx")
 SCENARIOS = ("keepalive", "close")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -89,33 +83,6 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
 
 
 # --------------------------------------------------------------------------- processes
-
-
-@dataclass
-class Target:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    master: ProcRef | None = None
-
-    def processes(self) -> list[ProcRef]:
-        if self.master is None or not self.master.alive():
-            return []
-        return [self.master, *descendants(self.master.pid)]
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        refs = self.processes()
-        if self.proc.poll() is None and self.master is not None:
-            self.master.kill(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.master.kill(signal.SIGKILL)
-                self.proc.wait(5)
-        for r in refs:
-            r.kill(signal.SIGKILL)
 
 
 def nginx_conf(workdir: Path, body: str) -> str:

@@ -25,7 +25,6 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import struct
@@ -41,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.api import api_call, parse_show_proc  # noqa: E402
-from tests.support.procs import CLOCK_TICKS, ProcRef, cpu_ticks, descendants  # noqa: E402
+from tests.support.clients import free_port  # noqa: E402
+from tests.support.procs import CLOCK_TICKS, ProcRef, Target, cpu_ticks  # noqa: E402
 
 GB = 1_000_000_000
 CHUNK_FILE = 64 << 20
@@ -148,39 +148,6 @@ def client(port: int, total: int, streams: int) -> None:
 
 
 # --------------------------------------------------------------------------- targets
-
-
-@dataclass
-class Target:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    master: ProcRef | None = None
-
-    def processes(self) -> list[ProcRef]:
-        if self.master is None or not self.master.alive():
-            return []
-        return [self.master, *descendants(self.master.pid)]
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        refs = self.processes()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        for r in refs:
-            r.kill(signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

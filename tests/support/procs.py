@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,3 +134,33 @@ def cpu_ticks(refs: list[ProcRef]) -> dict[ProcRef, int]:
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Target:
+    """A proxy or server a benchmark started: its port, its process, and every descendant."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    master: ProcRef | None = None
+
+    def processes(self) -> list[ProcRef]:
+        if self.master is None or not self.master.alive():
+            return []
+        return [self.master, *descendants(self.master.pid)]
+
+    def stop(self) -> None:
+        """SIGTERM (SIGKILL after 5 s), then SIGKILL whatever of it is left, by pid."""
+        if self.proc is None:
+            return
+        refs = self.processes()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for r in refs:
+            r.kill(signal.SIGKILL)
