@@ -19,7 +19,7 @@ from lb.accesslog.formats import (
     compile_log_format,
 )
 from lb.accesslog.logger import AccessLogger
-from lb.accesslog.record import NOSRV, LogRecord, ProcessInfo
+from lb.accesslog.record import NOSRV, LogRecord, ProcessInfo, elapsed_ms
 from lb.accesslog.sender import LogSender
 from lb.accesslog.syslog import SyslogError
 
@@ -37,4 +37,5 @@ __all__ = [
     "ProcessInfo",
     "SyslogError",
     "compile_log_format",
+    "elapsed_ms",
 ]

@@ -81,3 +81,9 @@ class ProcessInfo(Struct, frozen=True):
     tag: str = "lb"  # log-tag; HAProxy's default is its program name
     pid: int = field(default_factory=os.getpid)
     hostname: str = field(default_factory=socket.gethostname)
+
+
+def elapsed_ms(start: float, end: float) -> int:
+    """A log timer from two clock readings: milliseconds, or -1 when either was not reached
+    (a reading of 0 means "never happened", as HAProxy prints -1 for such phases)."""
+    return -1 if start <= 0 or end <= 0 else max(0, round((end - start) * 1000))

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lb._native import SplicePump, Stop
-from lb.accesslog import NOSRV, LogRecord
+from lb.accesslog import NOSRV, LogRecord, elapsed_ms
 
 if TYPE_CHECKING:
     import asyncio
@@ -335,10 +335,6 @@ def _discard_unread(sock: socket.socket, limit: int = 1 << 20) -> None:
         pass
 
 
-def _ms(start: float, end: float) -> int:
-    return -1 if not start or not end else max(0, round((end - start) * 1000))
-
-
 def tcp_record(session: TcpSession) -> LogRecord:
     """The tcplog line's fields for one session, taken as it closes."""
     now = session.loop.time()
@@ -359,8 +355,8 @@ def tcp_record(session: TcpSession) -> LogRecord:
         server_name=target.name if target is not None else NOSRV,
         accept_ms=int((time.time() - (now - session.t_accept)) * 1000),
         Tw=0 if session.t_conn else -1,
-        Tc=_ms(session.t_conn, session.t_connected),
-        Tt=_ms(session.t_accept, now),
+        Tc=elapsed_ms(session.t_conn, session.t_connected),
+        Tt=elapsed_ms(session.t_accept, now),
         bytes_out=down.pump.moved if down is not None else 0,
         bytes_in=up.pump.moved if up is not None else 0,
         termination=session.termination,

@@ -9,14 +9,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from lb.accesslog import LogRecord
+from lb.accesslog import LogRecord, elapsed_ms
 
 if TYPE_CHECKING:
     from lb.worker.http.session import HttpSession, Request
-
-
-def _ms(start: float, end: float) -> int:
-    return -1 if start <= 0 or end <= 0 else max(0, round((end - start) * 1000))
 
 
 def http_record(
@@ -36,7 +32,7 @@ def http_record(
         status=status,
         bytes_out=session.bytes_out,
         termination=termination,
-        Tt=_ms(session.t_accept, now),
+        Tt=elapsed_ms(session.t_accept, now),
         feconn=session.worker.counters.load(session.frontend.cur_index),
         actconn=session.worker.counters.load(session.worker.global_cur),
     )
@@ -50,13 +46,13 @@ def http_record(
     rec.uri = head.url
     rec.version = b"HTTP/" + head.version.encode()
     rec.bytes_in = req.bytes_in
-    rec.Ti = _ms(session.t_idle_from, req.t_begin)
+    rec.Ti = elapsed_ms(session.t_idle_from, req.t_begin)
     rec.request_ms = int((req.t_begin + wall_offset) * 1000) if req.t_begin else -1
-    rec.TR = _ms(req.t_begin, req.t_head)
-    rec.Tw = _ms(req.t_head, req.t_dequeued) if req.t_dequeued else (0 if req.t_conn else -1)
-    rec.Tc = _ms(req.t_conn, req.t_connected)
-    rec.Tr = _ms(req.t_connected, req.t_resp)
-    rec.Ta = _ms(req.t_begin, now)
+    rec.TR = elapsed_ms(req.t_begin, req.t_head)
+    rec.Tw = elapsed_ms(req.t_head, req.t_dequeued) if req.t_dequeued else (0 if req.t_conn else -1)
+    rec.Tc = elapsed_ms(req.t_conn, req.t_connected)
+    rec.Tr = elapsed_ms(req.t_connected, req.t_resp)
+    rec.Ta = elapsed_ms(req.t_begin, now)
     rec.retries = req.retries
     rec.redispatched = req.redispatched
     if req.server_name:
