@@ -281,6 +281,7 @@ class KeepalivedParser:
             "unicast_src_ip": lambda n: _set(inst, "unicast_src_ip", self._ip(n, self._value(n))),
             "unicast_peer": lambda n: self._unicast_peers(inst, n),
             "use_vmac": lambda n: self._use_vmac(inst, n),
+            "old_unicast_checksum": lambda n: self._old_unicast_checksum(inst, n),
             "notify_master": lambda n: _set(inst, "notify_master", self._text(n)),
             "notify_backup": lambda n: _set(inst, "notify_backup", self._text(n)),
             "notify_fault": lambda n: _set(inst, "notify_fault", self._text(n)),
@@ -386,6 +387,17 @@ class KeepalivedParser:
                 continue
             if line.args:
                 self.report.not_yet(line.source, line.args[0], "unicast_peer option")
+
+    def _old_unicast_checksum(self, inst: VrrpInstance, node: Node) -> None:
+        if node.args == ["never"]:
+            # "never" turns off keepalived's detection of old checksums; lb accepts both
+            # forms whatever this says, so it cannot honour it
+            self.report.not_yet(node.source, "old_unicast_checksum never")
+            return
+        if node.args:
+            self.report.alert(node.source, "'old_unicast_checksum' takes only 'never'")
+            raise _Bad
+        inst.v3_checksum_as_v2 = True
 
     def _use_vmac(self, inst: VrrpInstance, node: Node) -> None:
         if len(node.args) > 1:

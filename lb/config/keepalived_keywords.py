@@ -82,8 +82,8 @@ VRRP_INSTANCE = _table(
     "state interface virtual_router_id priority advert_int version authentication "
     "virtual_ipaddress virtual_ipaddress_excluded track_interface track_script nopreempt "
     "preempt_delay garp_master_delay garp_master_repeat garp_master_refresh unicast_src_ip "
-    "unicast_peer use_vmac notify_master notify_backup notify_fault notify_stop notify "
-    "smtp_alert",
+    "unicast_peer use_vmac old_unicast_checksum notify_master notify_backup notify_fault "
+    "notify_stop notify smtp_alert",
     "mcast_src_ip dont_track_primary track_process track_file track_bfd virtual_routes "
     "virtual_rules accept no_accept strict_mode vmac_xmit_base native_ipv6 debug "
     "garp_master_refresh_repeat garp_lower_prio_delay garp_lower_prio_repeat "

@@ -265,6 +265,9 @@ class VrrpInstance(Struct):
     unicast_src_ip: str | None = None
     unicast_peer: list[str] = field(default_factory=list)
     use_vmac: bool = False
+    # old_unicast_checksum: send VRRPv3-over-IPv4 checksums without the pseudo-header, as
+    # keepalived before 1.3.6 (and some routers) did; both forms are always accepted
+    v3_checksum_as_v2: bool = False
     notify_master: str | None = None
     notify_backup: str | None = None
     notify_fault: str | None = None

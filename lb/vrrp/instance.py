@@ -283,7 +283,12 @@ class InstanceRunner:
         )
         try:
             for dst in self.channel.destinations:
-                payload = encode(advert, src=self.channel.primary_address, dst=dst)
+                payload = encode(
+                    advert,
+                    src=self.channel.primary_address,
+                    dst=dst,
+                    v3_checksum_as_v2=self.cfg.v3_checksum_as_v2,
+                )
                 self.channel.send(payload, dst)
             self.adverts_sent += 1
         except OSError as exc:

@@ -357,3 +357,22 @@ def test_auth_pass_is_truncated_like_keepalived(tmp_path: Path) -> None:
 )
 def test_detect_syntax(text: str, syntax: str) -> None:
     assert detect_syntax(text) == syntax
+
+
+@pytest.mark.parametrize(
+    ("line", "flag", "not_yet"),
+    [
+        ("old_unicast_checksum", True, []),
+        (
+            "old_unicast_checksum never",
+            False,
+            ["'old_unicast_checksum never' is not supported yet"],
+        ),
+        ("", False, []),
+    ],
+)
+def test_old_unicast_checksum(tmp_path: Path, line: str, flag: bool, not_yet: list[str]) -> None:
+    text = f"vrrp_instance V {{\n  virtual_router_id 1\n  {line}\n}}\n"
+    result = load_text(tmp_path, text, unsupported="warn")
+    assert keepalived(result).vrrp_instances[0].v3_checksum_as_v2 is flag
+    assert [d.message for d in result.diagnostics] == not_yet

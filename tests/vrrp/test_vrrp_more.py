@@ -192,3 +192,27 @@ def test_reload_keeps_unchanged_instances_and_restarts_changed_ones(nodes: Nodes
     view = a.show()
     assert view["VI_1"].counter("became_master") == 1
     assert view["VI_2"].priority == 140
+
+
+def test_old_unicast_checksum_sends_the_checksum_without_pseudo_header(nodes: Nodes) -> None:
+    from lb.vrrp.packet import internet_checksum
+
+    h1, _h2, h3 = nodes.hosts
+    cap = h3.capture("vrrp")
+    a = nodes.lb(0)
+    extra = [f"unicast_src_ip {h1.ip4}", "unicast_peer {", f"    {h3.ip4}", "}"]
+    a.start(
+        keepalived_conf(
+            instance(
+                priority=150,
+                advert_int=0.1,
+                version=3,
+                extra=[*extra, "old_unicast_checksum"],
+            )
+        )
+    )
+    wait_for(lambda: a.state() == "MASTER", 8, "MASTER")
+    wait_for(lambda: len(cap.frames()) >= 3, 3, "adverts at h3")
+    adverts = [f.ip()[4] for f in cap.stop() if f.ip() is not None]
+    # the VRRP message alone sums to zero: no pseudo-header in the checksum
+    assert adverts and all(internet_checksum(p) == 0 for p in adverts)
