@@ -22,6 +22,7 @@ from msgspec import structs
 
 from lb.config import keywords as kw
 from lb.config.addresses import (
+    Address,
     AddressError,
     AddressNotYet,
     parse_address,
@@ -644,18 +645,30 @@ def _bind(
         if not text:
             parser.report.alert(src, f"empty address in 'bind {args[0]}'")
             continue
-        try:
-            addr = parse_address(text)
-        except AddressNotYet as e:
-            parser.report.not_yet(src, e.what, f"{e.hint} in bind address '{text}'")
-            continue
-        except AddressError as e:
-            parser.report.alert(src, f"'bind': {e}")
-            continue
-        if addr.port is None:
-            parser.report.alert(src, f"missing port in bind address '{text}'")
+        addr = _address_with_port(parser, text, src, "bind", "'bind'")
+        if addr is None:
             continue
         draft.proxy.binds.append(Bind(host=addr.host, port=addr.port, source=src, **opts))
+
+
+def _address_with_port(
+    parser: HaproxyParser, text: str, src: Source, kind: str, who: str
+) -> Address | None:
+    """``text`` as HOST:PORT for a bind (``kind`` "bind") or a server line; None once the
+    problem has been reported. ``who`` names the line in messages ("'bind'", "server 's1'")."""
+    try:
+        addr = parse_address(text)
+    except AddressNotYet as e:
+        parser.report.not_yet(src, e.what, f"{e.hint} in {kind} address '{text}'")
+        return None
+    except AddressError as e:
+        parser.report.alert(src, f"{who}: {e}")
+        return None
+    if addr.port is None:
+        owner = "" if kind == "bind" else f" ({who})"
+        parser.report.alert(src, f"missing port in {kind} address '{text}'{owner}")
+        return None
+    return addr
 
 
 def _bind_options(parser: HaproxyParser, words: list[str], src: Source) -> dict[str, object]:
@@ -700,16 +713,8 @@ def _server(
             src, f"duplicate server name '{name}' in {draft.section} '{draft.proxy.name}'"
         )
     draft.server_names.add(name)
-    try:
-        addr = parse_address(address)
-    except AddressNotYet as e:
-        parser.report.not_yet(src, e.what, f"{e.hint} in server address '{address}'")
-        return
-    except AddressError as e:
-        parser.report.alert(src, f"server '{name}': {e}")
-        return
-    if addr.port is None:
-        parser.report.alert(src, f"missing port in server address '{address}' (server '{name}')")
+    addr = _address_with_port(parser, address, src, "server", f"server '{name}'")
+    if addr is None:
         return
     if not addr.host:
         parser.report.alert(src, f"server '{name}' needs an address, got '{address}'")
