@@ -477,8 +477,11 @@ def test_request_head_reaches_server_unmangled(one) -> None:  # type: ignore[no-
     assert request_head(req).startswith(b"GET /path/a%20b?q=1&z=%2F HTTP/1.1\r\n")
 
 
-def test_large_head_in_small_pieces_passes_and_oversized_is_refused(one) -> None:  # type: ignore[no-untyped-def]
-    """A 12 KiB head sent 500 bytes at a time is fine under tune.bufsize (16 KiB); 20 KiB is not."""
+def test_large_head_in_small_pieces_passes(one) -> None:  # type: ignore[no-untyped-def]
+    """A 12 KiB head sent 500 bytes at a time is fine under tune.bufsize (16 KiB).
+
+    (Heads over the limit are in the smuggling corpus: 400, nothing reaches the server.)
+    """
     proxy, b = one()
     big = [(f"X-Big-{i}", "v" * 200) for i in range(55)]  # ≈ 12 KiB of headers
     raw = build_request("GET", "/big", big)
@@ -488,10 +491,3 @@ def test_large_head_in_small_pieces_passes_and_oversized_is_refused(one) -> None
             time.sleep(0.002)
         assert c.read_response().status == 200
     assert len(b.wait_requests(1)) == 1
-    huge = build_request("GET", "/huge", [(f"X-Huge-{i}", "v" * 200) for i in range(95)])
-    with HttpConn(proxy.port, timeout=5) as c:
-        for i in range(0, len(huge), 500):
-            c.send(huge[i : i + 500])
-        assert c.read_response().status == 400
-    time.sleep(0.2)
-    assert len(b.requests()) == 1  # the oversized head never reached the server
