@@ -2,7 +2,8 @@
 """Small HTTP responses through lb, HAProxy and nginx: requests/s, latency, proxy CPU/request.
 
     .venv/bin/python bench/http_small.py [--rounds 3] [--duration 10] [--connections 50]
-                                         [--only lb --only haproxy --only nginx --only direct]
+                                         [--only lb --only haproxy --only nginx --only direct
+                                          --only floor]
                                          [--scenario keepalive --scenario close]
 
 wrk (2 threads, ``--latency``) → proxy → one backend: nginx serving a small static file (its
@@ -13,7 +14,9 @@ own config in a temporary directory, one worker, stopped by pid). Targets:
   ``option http-keep-alive`` (server connections are pooled and reused);
 - ``lb``: ``python -m lb -n 1`` with the same configuration;
 - ``nginx``: nginx as a reverse proxy, one worker, ``proxy_http_version 1.1`` and an
-  upstream ``keepalive`` pool.
+  upstream ``keepalive`` pool;
+- ``floor`` (only when asked for): ``bench/relay_floor.py``, a uvloop relay that parses
+  nothing: the least a proxy built on uvloop transports can cost per request.
 
 Scenarios: ``keepalive`` (wrk's connections persist) and ``close`` (wrk sends
 ``Connection: close``: one TCP connection per request on the client side). Rounds are
@@ -55,7 +58,7 @@ WRK = shutil.which("wrk", path=SBIN)
 _VENV_PY = ROOT / ".venv/bin/python"
 LB_PYTHON = str(_VENV_PY) if _VENV_PY.exists() else sys.executable
 BODY_SIZE = 128
-TARGETS = ("direct", "haproxy", "lb", "nginx")
+TARGETS = ("direct", "haproxy", "lb", "nginx", "floor")
 SCENARIOS = ("keepalive", "close")
 
 
@@ -221,6 +224,23 @@ def start_lb(workdir: Path, backend_port: int) -> Target:
             raise RuntimeError("lb not ready after 30s")
         time.sleep(0.05)
     t = Target("lb", port, proc, ProcRef.of(proc.pid))
+    try:
+        wait_http(port, proc)
+    except Exception:
+        t.stop()
+        raise
+    return t
+
+
+def start_floor(workdir: Path, backend_port: int) -> Target:
+    workdir.mkdir(parents=True)
+    port = free_port()
+    err = open(workdir / "floor.stderr", "wb")  # noqa: SIM115 - the child keeps it
+    script = str(ROOT / "bench/relay_floor.py")
+    proc = subprocess.Popen(
+        [LB_PYTHON, script, str(port), str(backend_port)], stdout=err, stderr=err, cwd=ROOT
+    )
+    t = Target("floor", port, proc, ProcRef.of(proc.pid))
     try:
         wait_http(port, proc)
     except Exception:
@@ -522,6 +542,8 @@ def main() -> int:
                 live[name] = start_lb(work / "lb", backend.port)
             elif name == "nginx":
                 live[name] = start_nginx_proxy(work / "nginx-proxy", backend.port)
+            elif name == "floor":
+                live[name] = start_floor(work / "floor", backend.port)
             started.append(live[name])
         for rnd in range(args.rounds):
             order = targets if rnd % 2 == 0 else list(reversed(targets))

@@ -8,6 +8,7 @@ then tell the master we are ready.
 from __future__ import annotations
 
 import asyncio
+import gc
 import grp
 import os
 import pwd
@@ -76,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             loop.remove_reader(control.fileno())
             worker.fast_stop()
 
+    # What was built at boot (configuration, tables, code) lives as long as the worker:
+    # out of the collector's sight. Requests allocate many short-lived containers; a
+    # larger first generation collects them less often (a tenth of the close-scenario
+    # profile was the collector with the defaults).
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     control.setblocking(False)
     control.send(READY)
     loop.add_reader(control.fileno(), on_control)
