@@ -104,6 +104,7 @@ class Request:
 
 class HttpSession(asyncio.Protocol):
     __slots__ = (
+        "_feeding",
         "_parsing",
         "_parsing_bytes",
         "bytes_out",
@@ -140,6 +141,7 @@ class HttpSession(asyncio.Protocol):
         "upstream",
         "upstream_paused",
         "worker",
+        "xff",
     )
 
     def __init__(self, worker: Worker, frontend: Frontend, settings: HttpSettings) -> None:
@@ -158,6 +160,7 @@ class HttpSession(asyncio.Protocol):
         self.queue: deque[Request] = deque()
         self._parsing: Request | None = None
         self._parsing_bytes = 0  # bytes of the head being parsed (tune.bufsize)
+        self._feeding = 0  # size of the read being parsed (a bound on the head's size)
         self.current: Request | None = None
         self.target: ServerTarget | None = None
         self.upstream: UpstreamConnection | None = None
@@ -173,6 +176,7 @@ class HttpSession(asyncio.Protocol):
         self.keep_client = True
         self.retries_left = 0
         self.early_tunnel = b""
+        self.xff: tuple[bytes, bytes] | tuple[()] | None = None  # option forwardfor's header
         self.client_paused = False
         self.upstream_paused = False
         self.stopping = False
@@ -187,9 +191,10 @@ class HttpSession(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip, self.client_port = peer[0], peer[1]
-        local = transport.get_extra_info("sockname")
-        if local:
-            self.local_ip, self.local_port = local[0], local[1]
+        if self.frontend.logger is not None:  # a system call per connection: only for logs
+            local = transport.get_extra_info("sockname")
+            if local:
+                self.local_ip, self.local_port = local[0], local[1]
         self.t_accept = self.t_idle_from = self.loop.time()
         # (the worker set TCP_NODELAY on the socket before handing it to uvloop)
         self.worker.http_sessions.add(self)
@@ -210,6 +215,7 @@ class HttpSession(asyncio.Protocol):
         counted = self._parsing
         if self._parsing is None and self.phase == WAIT_REQUEST:
             self._arm(READ_HEAD, self.settings.http_request_timeout)
+        self._feeding = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -301,12 +307,14 @@ class HttpSession(asyncio.Protocol):
         head = req.head
         head.method = self.parser.get_method()
         head.version = self.parser.get_http_version()
-        # the head as received: request line and "name: value" lines with their CRLFs
-        size = len(head.method) + len(head.url) + 12
-        for name, value in head.headers:
-            size += len(name) + len(value) + 4
-        if size > self.settings.bufsize:
-            raise BadMessage("request head over tune.bufsize")
+        if self._parsing_bytes + self._feeding > self.settings.bufsize:
+            # the head may be over tune.bufsize (what was fed also holds bodies and other
+            # requests): measure it as received, request line and "name: value" lines
+            size = len(head.method) + len(head.url) + 12
+            for name, value in head.headers:
+                size += len(name) + len(value) + 4
+            if size > self.settings.bufsize:
+                raise BadMessage("request head over tune.bufsize")
         req.t_head = self.loop.time()
         if head.version not in ("1.0", "1.1"):
             raise BadMessage(f"unsupported version HTTP/{head.version}")
@@ -478,15 +486,16 @@ class HttpSession(asyncio.Protocol):
         extra = []
         ff = self.settings.forwardfor
         if ff is not None:
-            header = ff.value_for(head, self.client_ip)
-            if header is not None:
-                extra.append(header)
+            if self.xff is None:  # decided once per connection: the client stays the same
+                self.xff = ff.value_for(self.client_ip)
+            if self.xff and not (ff.if_none and head.header(ff.lower_name) is not None):
+                extra.append(self.xff)
         tail = []
         if head.framing == Framing.CHUNKED:
             tail.append(b"transfer-encoding: chunked\r\n")
         elif head.framing == Framing.LENGTH:
             tail.append(b"content-length: %d\r\n" % head.content_length)
-        elif head.header(b"content-length") is not None or head.method in (b"POST", b"PUT"):
+        elif head.length_given or head.method in (b"POST", b"PUT"):
             tail.append(b"content-length: 0\r\n")
         if head.upgrade and b"upgrade" in head.connection_tokens:
             tail.append(b"connection: upgrade\r\nupgrade: %s\r\n" % head.upgrade)
