@@ -47,9 +47,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lb.bench.procs import CLOCK_TICKS, ProcRef, Target, cpu_ticks  # noqa: E402
+from lb.bench.proxies import free_port  # noqa: E402
 from tests.support.api import api_call, parse_show_proc  # noqa: E402
-from tests.support.clients import free_port  # noqa: E402
-from tests.support.procs import CLOCK_TICKS, ProcRef, Target, cpu_ticks  # noqa: E402
 
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 HAPROXY = shutil.which("haproxy", path=SBIN)

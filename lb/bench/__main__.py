@@ -1,0 +1,5 @@
+import sys
+
+from lb.bench.cli import main
+
+sys.exit(main())
