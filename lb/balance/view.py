@@ -14,7 +14,8 @@ class ServerView:
     The worker keeps these up to date from shared memory. Algorithms that read
     load (leastconn, first, random, the LVS ones) read ``cur_conns`` at pick
     time from the objects last given to ``update``, so refreshing that field in
-    place is enough; weight and state changes need ``update``.
+    place is enough (the worker's views make it a property that reads the
+    daemon-wide count); weight and state changes need ``update``.
     """
 
     index: int  # position in the backend's server list
