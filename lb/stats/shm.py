@@ -3,12 +3,17 @@
 The master creates it once per run (a memfd: no name another run could collide
 with) and hands its fd to each worker. Layout, little-endian, 8-byte aligned:
 
-    0   magic            b"LBSHM\\0\\0\\1"
+    0   magic            b"LBSHM\\0\\0\\2"
     8   layout version
     16  config generation (written by the master at each reload)
     24  offset of the gauge array
     32  capacity of the gauge array (slots of 8 bytes)
+    40  offset of the statistics part (lb.stats.area: slabs, retired, ring), page aligned
     64… gauge array: int64 slots updated atomically (see lb._native.SharedCounters)
+    …   statistics part
+
+The region is large but sparse: a memfd allocates a page only when it is first written,
+so the generous capacities of the statistics part cost address space, not memory.
 
 Gauges are addressed by name ("global.cur_conns", "fe:web.cur_conns", …). The
 master owns the name → slot table and never reuses a slot for another name in
@@ -23,11 +28,13 @@ import os
 import struct
 
 from lb._native import SharedCounters
+from lb.stats.area import StatsArea, StatsGeometry
 
-MAGIC = b"LBSHM\0\0\1"
-LAYOUT_VERSION = 1
+MAGIC = b"LBSHM\0\0\2"
+LAYOUT_VERSION = 2
 HEADER_SIZE = 64
-_HEADER = struct.Struct("<8sQQQQ")
+PAGE = 4096
+_HEADER = struct.Struct("<8sQQQQQ")
 _GENERATION_OFFSET = 16
 
 
@@ -53,36 +60,50 @@ class GaugeNames:
     def server_cur_conns(backend: str, server: str) -> str:
         return f"srv:{backend}/{server}.cur_conns"
 
+    # The server state table (lb.stats.server_state): written by the master only.
+    SERVER_STATE_VERSION = "servers.state_version"  # bumped after any server state change
+
+    @staticmethod
+    def server_state(backend: str, server: str) -> tuple[str, str, str]:
+        """The state word, the last check's word, the last change's time (epoch ms)."""
+        base = f"srv:{backend}/{server}"
+        return f"{base}.state", f"{base}.check", f"{base}.since"
+
 
 class SharedRegion:
-    """One mapped region: header plus gauges."""
+    """One mapped region: header, gauges, and the statistics part."""
 
-    def __init__(self, fd: int, mm: mmap.mmap, capacity: int) -> None:
+    def __init__(self, fd: int, mm: mmap.mmap, capacity: int, stats_offset: int) -> None:
         self.fd = fd
         self.mm = mm
         self.capacity = capacity
         self.counters = SharedCounters(mm, fd)
         self._gauge_base = HEADER_SIZE // 8  # counters index in 8-byte slots from offset 0
+        self.stats = StatsArea(mm, stats_offset)
 
     # -- creation / attachment
 
     @classmethod
-    def create(cls, capacity: int = 65536) -> SharedRegion:
+    def create(cls, capacity: int = 65536, stats: StatsGeometry | None = None) -> SharedRegion:
+        geometry = stats or StatsGeometry()
         fd = os.memfd_create("lb-shm", os.MFD_CLOEXEC)
-        size = HEADER_SIZE + capacity * 8
+        stats_offset = -(-(HEADER_SIZE + capacity * 8) // PAGE) * PAGE
+        size = stats_offset + geometry.size
         os.ftruncate(fd, size)
         mm = mmap.mmap(fd, size)
-        _HEADER.pack_into(mm, 0, MAGIC, LAYOUT_VERSION, 0, HEADER_SIZE, capacity)
-        return cls(fd, mm, capacity)
+        _HEADER.pack_into(mm, 0, MAGIC, LAYOUT_VERSION, 0, HEADER_SIZE, capacity, stats_offset)
+        geometry.write(mm, stats_offset)
+        return cls(fd, mm, capacity, stats_offset)
 
     @classmethod
     def attach(cls, fd: int) -> SharedRegion:
         size = os.fstat(fd).st_size
         mm = mmap.mmap(fd, size)
-        magic, version, _gen, offset, capacity = _HEADER.unpack_from(mm, 0)
+        magic, version, _gen, offset, capacity, stats_offset = _HEADER.unpack_from(mm, 0)
         if magic != MAGIC or version != LAYOUT_VERSION or offset != HEADER_SIZE:
+            mm.close()
             raise RuntimeError(f"shared memory layout mismatch: {magic!r} v{version}")
-        return cls(fd, mm, capacity)
+        return cls(fd, mm, capacity, stats_offset)
 
     # -- header
 
@@ -107,6 +128,7 @@ class SharedRegion:
 
     def close(self) -> None:
         self.counters.close()  # the native counters pin the mapping
+        self.stats.close()  # and so does the statistics part's view
         self.mm.close()
         os.close(self.fd)
 

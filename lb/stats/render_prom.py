@@ -1,0 +1,535 @@
+"""Prometheus text exposition (format 0.0.4) of a snapshot.
+
+Metric names and labels are those of HAProxy's exporter (``haproxy_<scope>_<name>``, labels
+``proxy``, ``server``, ``code``, ``state``, times in seconds), so dashboards and alerts
+written for it work unchanged. lb adds real histograms: queue, connect, response and total
+times per backend (``haproxy_backend_response_time_seconds`` …), total time per server
+(``haproxy_server_total_time_seconds``); and its own ``lb_*`` metrics (workers, restarts,
+reloads, VRRP). Scopes filter as HAProxy's exporter does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+from lb.stats.objects import ObjKind
+from lb.stats.schema import BOUNDS, EXPORTED_BOUNDS, NBUCKETS, Record
+from lb.stats.server_state import CheckStatus, OpState
+from lb.stats.snapshot import Process, Row, Snapshot
+
+SCOPES = ("global", "frontend", "backend", "server")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+Getter = Callable[[Row], "int | float | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    kind: str  # "counter" or "gauge"
+    help: str
+    get: Getter
+    http_only: bool = False
+
+
+def _v(name: str) -> Getter:
+    return lambda r: r.value(name)
+
+
+def _seconds(us: int) -> float:
+    return us / 1_000_000
+
+
+def _average(phase: int) -> Getter:
+    return lambda r: _seconds(r.averages[phase])
+
+
+def _highest(phase: int) -> Getter:
+    return lambda r: _seconds(r.c[Record.MAXES + phase])
+
+
+_COMMON = [
+    Metric("current_sessions", "gauge", "Current sessions.", lambda r: r.scur),
+    Metric("max_sessions", "gauge", "Highest number of current sessions seen.", lambda r: r.smax),
+    Metric(
+        "limit_sessions",
+        "gauge",
+        "Configured limit of sessions (maxconn; fullconn for a backend).",
+        lambda r: r.slim,
+    ),
+    Metric("sessions_total", "counter", "Sessions since lb started.", _v("stot")),
+    Metric("bytes_in_total", "counter", "Bytes received from clients.", _v("bin")),
+    Metric("bytes_out_total", "counter", "Bytes sent to clients.", _v("bout")),
+]
+
+FRONTEND: list[Metric] = [
+    *_COMMON,
+    Metric("requests_denied_total", "counter", "Requests denied by rules.", _v("dreq")),
+    Metric("responses_denied_total", "counter", "Responses denied by rules.", _v("dresp")),
+    Metric("request_errors_total", "counter", "Invalid or failed requests.", _v("ereq")),
+    Metric(
+        "limit_session_rate",
+        "gauge",
+        "Configured limit of new sessions per second (0: none).",
+        lambda r: 0,
+    ),
+    Metric(
+        "max_session_rate",
+        "gauge",
+        "Highest number of new sessions per second seen.",
+        lambda r: r.rates.rate_max,
+    ),
+    Metric(
+        "http_requests_rate_max",
+        "gauge",
+        "Highest number of HTTP requests per second seen.",
+        lambda r: r.rates.req_rate_max,
+        True,
+    ),
+    Metric("http_requests_total", "counter", "HTTP requests.", _v("req_tot"), True),
+    Metric(
+        "connections_rate_max",
+        "gauge",
+        "Highest number of new connections per second seen.",
+        lambda r: r.rates.conn_rate_max,
+    ),
+    Metric("connections_total", "counter", "Connections accepted.", _v("conn_tot")),
+    Metric(
+        "intercepted_requests_total",
+        "counter",
+        "Requests answered by lb itself (stats, redirects, services).",
+        _v("intercepted"),
+        True,
+    ),
+    Metric(
+        "denied_connections_total",
+        "counter",
+        "Connections denied by tcp-request connection rules.",
+        _v("dcon"),
+    ),
+    Metric(
+        "denied_sessions_total",
+        "counter",
+        "Sessions denied by tcp-request session rules.",
+        _v("dses"),
+    ),
+    Metric("failed_header_rewriting_total", "counter", "Failed header rewrites.", _v("wrew")),
+    Metric("internal_errors_total", "counter", "Internal errors.", _v("eint")),
+]
+
+_BACKEND_SIDE = [
+    Metric("current_queue", "gauge", "Requests waiting in the queue.", lambda r: r.c[Record.QCUR]),
+    Metric("max_queue", "gauge", "Highest number of queued requests seen.", lambda r: r.qmax),
+    *_COMMON,
+    Metric("responses_denied_total", "counter", "Responses denied by rules.", _v("dresp")),
+    Metric("connection_errors_total", "counter", "Failed connections to a server.", _v("econ")),
+    Metric("response_errors_total", "counter", "Invalid or failed responses.", _v("eresp")),
+    Metric("retry_warnings_total", "counter", "Connection retries.", _v("wretr")),
+    Metric("redispatch_warnings_total", "counter", "Redispatches to another server.", _v("wredis")),
+    Metric(
+        "weight",
+        "gauge",
+        "Effective weight (a backend: of its usable servers).",
+        lambda r: r.weight,
+    ),
+    Metric(
+        "check_last_change_seconds",
+        "gauge",
+        "Seconds since the last state change.",
+        lambda r: r.lastchg,
+    ),
+    Metric("downtime_seconds_total", "counter", "Seconds spent down.", lambda r: r.downtime),
+    Metric(
+        "loadbalanced_total", "counter", "Times a server was picked by the balancer.", _v("lbtot")
+    ),
+    Metric(
+        "max_session_rate",
+        "gauge",
+        "Highest number of new sessions per second seen.",
+        lambda r: r.rates.rate_max,
+    ),
+    Metric("http_requests_total", "counter", "HTTP requests.", _v("req_tot"), True),
+    Metric("client_aborts_total", "counter", "Transfers aborted by the client.", _v("cli_abrt")),
+    Metric("server_aborts_total", "counter", "Transfers aborted by the server.", _v("srv_abrt")),
+    Metric(
+        "last_session_seconds",
+        "gauge",
+        "Seconds since the last session (-1: never).",
+        lambda r: r.lastsess,
+    ),
+    *(
+        Metric(
+            f"{word}_time_average_seconds",
+            "gauge",
+            f"Average {word} time of the last 1024 requests.",
+            _average(i),
+        )
+        for i, word in enumerate(("queue", "connect", "response", "total"))
+    ),
+    Metric("failed_header_rewriting_total", "counter", "Failed header rewrites.", _v("wrew")),
+    Metric(
+        "connection_attempts_total", "counter", "New connections opened to servers.", _v("connect")
+    ),
+    Metric(
+        "connection_reuses_total",
+        "counter",
+        "Requests sent over a reused server connection.",
+        _v("reuse"),
+    ),
+    *(
+        Metric(
+            f"max_{word}_time_seconds",
+            "gauge",
+            f"Highest {word} time seen.",
+            _highest(i),
+        )
+        for i, word in enumerate(("queue", "connect", "response", "total"))
+    ),
+    Metric("internal_errors_total", "counter", "Internal errors.", _v("eint")),
+    Metric(
+        "uweight", "gauge", "User weight (a backend: of its usable servers).", lambda r: r.uweight
+    ),
+]
+
+BACKEND: list[Metric] = [
+    *_BACKEND_SIDE,
+    Metric("requests_denied_total", "counter", "Requests denied by rules.", _v("dreq")),
+    Metric("active_servers", "gauge", "Active servers up with a non-zero weight.", lambda r: r.act),
+    Metric("backup_servers", "gauge", "Backup servers up with a non-zero weight.", lambda r: r.bck),
+    Metric(
+        "check_up_down_total", "counter", "Transitions of servers from up to down.", lambda r: 0
+    ),
+]
+
+SERVER: list[Metric] = [
+    *_BACKEND_SIDE,
+    Metric(
+        "queue_limit",
+        "gauge",
+        "Configured limit of queued requests (maxqueue).",
+        lambda r: r.qlimit,
+    ),
+    Metric(
+        "current_throttle",
+        "gauge",
+        "Percent of the weight applied while slowstart ramps up.",
+        lambda r: r.throttle,
+    ),
+    Metric(
+        "check_failures_total",
+        "counter",
+        "Failed health checks.",
+        lambda r: 0 if r.checked else None,
+    ),
+    Metric(
+        "check_up_down_total",
+        "counter",
+        "Transitions from up to down.",
+        lambda r: 0 if r.checked else None,
+    ),
+    Metric(
+        "check_code",
+        "gauge",
+        "Status code of the last layer 7 check.",
+        lambda r: r.state.check_code if r.checked and r.state else None,
+    ),
+    Metric(
+        "check_duration_seconds",
+        "gauge",
+        "Duration of the last health check.",
+        lambda r: r.state.check_duration_ms / 1000 if r.checked and r.state else None,
+    ),
+]
+
+_SERVER_STATES = ("DOWN", "UP", "MAINT", "DRAIN", "NOLB")
+_CHECK_STATES = tuple(
+    s.name for s in CheckStatus if s.value >= CheckStatus.HANA and s is not CheckStatus.L57DATA
+)
+_CODES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
+_HRSP = tuple(Record.RSP + i for i in range(6))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _num(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value)) if value == value else "NaN"
+
+
+def _labels(row: Row) -> str:
+    if row.kind is ObjKind.SERVER:
+        return f'proxy="{_escape(row.proxy)}",server="{_escape(row.name)}"'
+    return f'proxy="{_escape(row.proxy)}"'
+
+
+def _server_state(row: Row) -> str:
+    state = row.state
+    if state is None:
+        return "UP"
+    if state.maint:
+        return "MAINT"
+    if not state.up:
+        return "DOWN"
+    if state.drain:
+        return "DRAIN"
+    if state.op is OpState.STOPPING:
+        return "NOLB"
+    return "UP"
+
+
+class _Out:
+    __slots__ = ("lines",)
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def head(self, name: str, kind: str, text: str) -> None:
+        self.lines.append(f"# HELP {name} {text}\n# TYPE {name} {kind}\n")
+
+
+def _family(
+    out: _Out, prefix: str, metric: Metric, rows: Sequence[Row], labels: dict[int, str]
+) -> None:
+    samples = []
+    start = f"{prefix}{metric.name}{{"
+    get = metric.get
+    http_only = metric.http_only
+    append = samples.append
+    # (most values are ints: formatted inline; floats go through _num for NaN)
+    for row in rows:
+        if http_only and row.mode != "http":
+            continue
+        value = get(row)
+        if value is None:
+            continue
+        text = value if type(value) is int else _num(value)
+        append(f"{start}{labels[id(row)]}}} {text}\n")
+    if samples:
+        out.head(prefix + metric.name, metric.kind, metric.help)
+        out.lines.extend(samples)
+
+
+def _status(
+    out: _Out,
+    name: str,
+    rows: Sequence[Row],
+    labels: dict[int, str],
+    states: Sequence[str],
+    current: Callable[[Row], str | None],
+    text: str,
+) -> None:
+    samples = []
+    for row in rows:
+        now = current(row)
+        if now is None:
+            continue
+        lab = labels[id(row)]
+        samples.extend(f'{name}{{{lab},state="{s}"}} {int(s == now)}\n' for s in states)
+    if samples:
+        out.head(name, "gauge", text)
+        out.lines.extend(samples)
+
+
+def _responses(out: _Out, name: str, rows: Sequence[Row], labels: dict[int, str]) -> None:
+    samples = []
+    for row in rows:
+        if row.mode != "http":
+            continue
+        lab = labels[id(row)]
+        samples.extend(
+            f'{name}{{{lab},code="{code}"}} {row.c[slot]}\n'
+            for code, slot in zip(_CODES, _HRSP, strict=True)
+        )
+    if samples:
+        out.head(name, "counter", "HTTP responses by status class.")
+        out.lines.extend(samples)
+
+
+_LE = (*(f"{BOUNDS[i]:g}" for i in EXPORTED_BOUNDS), "+Inf")
+_PICK = (*EXPORTED_BOUNDS, NBUCKETS - 1)  # the last cumulative count is the total
+_PHASES = ("queue", "connect", "response", "total")
+
+
+def _histograms(
+    out: _Out, prefix: str, rows: Sequence[Row], labels: dict[int, str], phases: Sequence[int]
+) -> None:
+    for phase in phases:
+        word = _PHASES[phase]
+        name = f"{prefix}{word}_time_seconds"
+        start = Record.HIST + phase * Record.HIST_STRIDE
+        samples: list[str] = []
+        bucket = f"{name}_bucket{{"
+        for row in rows:
+            lab = labels[id(row)]
+            running = list(accumulate(row.c[start + 1 : start + 1 + NBUCKETS]))
+            samples.extend(
+                f'{bucket}{lab},le="{le}"}} {running[i]}\n'
+                for le, i in zip(_LE, _PICK, strict=True)
+            )
+            samples.append(f"{name}_sum{{{lab}}} {_num(_seconds(row.c[start]))}\n")
+            samples.append(f"{name}_count{{{lab}}} {running[-1]}\n")
+        if samples:
+            out.head(name, "histogram", f"{word.capitalize()} time (tcp: of sessions), seconds.")
+            out.lines.extend(samples)
+
+
+def _process(out: _Out, p: Process) -> None:
+    def gauge(name: str, value: int | float, text: str, kind: str = "gauge") -> None:
+        out.head(f"haproxy_process_{name}", kind, text)
+        out.lines.append(f"haproxy_process_{name} {_num(value)}\n")
+
+    gauge("nbthread", p.nbthread, "Worker processes (lb's meaning of nbthread).")
+    gauge("nbproc", 1, "Processes as HAProxy counts them (always 1).")
+    gauge("relative_process_id", 1, "Process number (always 1).")
+    gauge("uptime_seconds", round(p.uptime, 3), "Seconds since lb started.")
+    gauge("start_time_seconds", round(p.started, 3), "When lb started, seconds since the epoch.")
+    gauge("max_connections", p.maxconn, "Daemon-wide connection limit (maxconn).")
+    gauge("hard_max_connections", p.maxconn, "Daemon-wide hard connection limit.")
+    gauge("current_connections", p.cur_conns, "Connections open now, all workers.")
+    gauge("connections_total", p.cum_conns, "Connections accepted since lb started.", "counter")
+    gauge("requests_total", p.cum_req, "HTTP requests since lb started.", "counter")
+    gauge("current_connection_rate", p.conn_rate, "New connections over the last second.")
+    gauge(
+        "max_connection_rate", p.conn_rate_max, "Highest number of new connections per second seen."
+    )
+    gauge("current_session_rate", p.sess_rate, "New sessions over the last second.")
+    gauge("max_session_rate", p.sess_rate_max, "Highest number of new sessions per second seen.")
+    gauge("stopping", int(p.master.stopping), "1 while lb is stopping.")
+    gauge("jobs", p.cur_conns + p.listeners, "Connections and listeners.")
+    gauge("listeners", p.listeners, "Listening addresses.")
+    gauge("bytes_out_total", p.bytes_out, "Bytes sent to clients.", "counter")
+    gauge("bytes_out_rate", p.bytes_out_rate, "Bytes sent to clients over the last second.")
+    out.head("haproxy_process_build_info", "gauge", "Build information.")
+    out.lines.append(f'haproxy_process_build_info{{version="{_escape(p.version)}"}} 1\n')
+
+
+def _lb(out: _Out, p: Process) -> None:
+    m = p.master
+    current = [w for w in m.workers if w.generation == m.generation and not w.stopping]
+
+    def one(name: str, kind: str, value: int, text: str) -> None:
+        out.head(name, kind, text)
+        out.lines.append(f"{name} {value}\n")
+
+    one("lb_workers", "gauge", len(current), "Worker processes of the current generation.")
+    one(
+        "lb_workers_draining",
+        "gauge",
+        len(m.workers) - len(current),
+        "Old workers finishing their connections.",
+    )
+    one("lb_worker_restarts_total", "counter", m.restarts, "Workers that died and were replaced.")
+    one("lb_reloads_total", "counter", m.reloads, "Successful reloads.")
+    one(
+        "lb_failed_reloads_total",
+        "counter",
+        m.failed_reloads,
+        "Reloads refused (the running generation kept serving).",
+    )
+    one("lb_generation", "gauge", m.generation, "Configuration generation now serving.")
+    if m.vrrp:
+        out.head("lb_vrrp_state", "gauge", "VRRP instance state, per state label value.")
+        for v in m.vrrp:
+            name = _escape(v.name)
+            out.lines.extend(
+                f'lb_vrrp_state{{instance="{name}",state="{s}"}} {int(s == v.state)}\n'
+                for s in ("INIT", "BACKUP", "MASTER", "FAULT")
+            )
+        out.head("lb_vrrp_priority", "gauge", "VRRP instance effective priority.")
+        out.lines.extend(
+            f'lb_vrrp_priority{{instance="{_escape(v.name)}"}} {v.priority}\n' for v in m.vrrp
+        )
+
+
+def parse_scopes(query: Iterable[tuple[str, str]]) -> tuple[frozenset[str], bool]:
+    """HAProxy's exporter parameters: repeated ``scope=`` (``*`` = all, empty = none) and
+    ``no-maint``. Without any scope parameter, everything."""
+    scopes: set[str] | None = None
+    no_maint = False
+    for key, value in query:
+        if key == "scope":
+            scopes = set() if scopes is None else scopes
+            if value == "*":
+                scopes.update(SCOPES)
+            elif value:
+                scopes.add(value)
+        elif key == "no-maint":
+            no_maint = True
+    return frozenset(SCOPES if scopes is None else scopes), no_maint
+
+
+def render_prometheus(
+    snapshot: Snapshot, scopes: Iterable[str] = SCOPES, no_maint: bool = False
+) -> str:
+    wanted = set(scopes)
+    out = _Out()
+    if "global" in wanted:
+        _process(out, snapshot.process)
+        _lb(out, snapshot.process)
+    frontends = [p.frontend for p in snapshot.proxies if p.frontend is not None]
+    backends = [p.backend for p in snapshot.proxies if p.backend is not None]
+    servers = [
+        s
+        for p in snapshot.proxies
+        for s in p.servers
+        if not (no_maint and s.state is not None and s.state.maint)
+    ]
+    labels = {id(r): _labels(r) for r in (*frontends, *backends, *servers)}
+    if "frontend" in wanted and frontends:
+        for metric in FRONTEND:
+            _family(out, "haproxy_frontend_", metric, frontends, labels)
+        _status(
+            out,
+            "haproxy_frontend_status",
+            frontends,
+            labels,
+            ("DOWN", "UP"),
+            lambda r: "DOWN" if r.status == "STOP" else "UP",
+            "Frontend status, per state label value.",
+        )
+        _responses(out, "haproxy_frontend_http_responses_total", frontends, labels)
+    if "backend" in wanted and backends:
+        for metric in BACKEND:
+            _family(out, "haproxy_backend_", metric, backends, labels)
+        _status(
+            out,
+            "haproxy_backend_status",
+            backends,
+            labels,
+            ("DOWN", "UP"),
+            lambda r: "UP" if r.status.startswith("UP") else "DOWN",
+            "Backend status, per state label value.",
+        )
+        _responses(out, "haproxy_backend_http_responses_total", backends, labels)
+        _histograms(out, "haproxy_backend_", backends, labels, (0, 1, 2, 3))
+    if "server" in wanted and servers:
+        for metric in SERVER:
+            _family(out, "haproxy_server_", metric, servers, labels)
+        _status(
+            out,
+            "haproxy_server_status",
+            servers,
+            labels,
+            _SERVER_STATES,
+            _server_state,
+            "Server status, per state label value.",
+        )
+        _status(
+            out,
+            "haproxy_server_check_status",
+            servers,
+            labels,
+            _CHECK_STATES,
+            lambda r: r.state.check_status.name if r.checked and r.state else None,
+            "Status of the last health check, per state label value.",
+        )
+        _responses(out, "haproxy_server_http_responses_total", servers, labels)
+        # one histogram per server (total time) keeps /metrics small with many servers;
+        # the backends have all four
+        _histograms(out, "haproxy_server_", servers, labels, (3,))
+    return "".join(out.lines)
