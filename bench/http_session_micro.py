@@ -32,6 +32,7 @@ import uvloop  # noqa: E402
 
 from lb._native import SharedCounters  # noqa: E402
 from lb.config.model import Global, Proxy, Server, Source  # noqa: E402
+from lb.stats.counters import ObjectCounters  # noqa: E402
 from lb.worker.backends import Backend, ServerTarget  # noqa: E402
 from lb.worker.http.session import HttpSession  # noqa: E402
 from lb.worker.http.settings import HttpSettings  # noqa: E402
@@ -93,6 +94,8 @@ class StubWorker:
 class StubFrontend:
     name = "fe"
     logger = None
+    rules = None  # no ACLs: the static route
+    stats = ObjectCounters()
 
 
 def build(loop: asyncio.AbstractEventLoop) -> tuple[HttpSession, UpstreamConnection]:

@@ -162,7 +162,23 @@ def start_nginx_proxy(workdir: Path, backend_port: int) -> Target:
     return start_nginx(workdir, body, port)
 
 
+# --seed-rules: the seed configuration's content switching (its ACLs and use_backend), with
+# its static backend on the same server; /small.txt matches none and takes the default.
+SEED_RULES = """
+    acl url_static path_beg -i /static /image /js
+    acl url_static path_end -i .html .jpg .gif .png .css .js
+    use_backend static if url_static
+"""
+SEED_BACKEND = """
+backend static
+    server s2 127.0.0.1:{backend_port}
+"""
+RULES = {"frontend": "", "backend": ""}
+
+
 def proxy_config(port: int, backend_port: int, first: str) -> str:
+    rules = RULES["frontend"]
+    extra = RULES["backend"].format(backend_port=backend_port)
     return f"""global
 {first}    maxconn 4000
 
@@ -176,11 +192,10 @@ defaults
 
 frontend fe
     bind 127.0.0.1:{port}
-    default_backend be
-
+    default_backend be{rules}
 backend be
     server s1 127.0.0.1:{backend_port}
-"""
+{extra}"""
 
 
 def start_haproxy(workdir: Path, backend_port: int) -> Target:
@@ -510,7 +525,14 @@ def main() -> int:
     ap.add_argument("--scenario", action="append", choices=SCENARIOS, help="repeatable")
     ap.add_argument("--out", default=str(ROOT / "bench/out"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument(
+        "--seed-rules",
+        action="store_true",
+        help="the seed's ACLs and use_backend, in lb and HAProxy",
+    )
     args = ap.parse_args()
+    if args.seed_rules:
+        RULES.update(frontend=SEED_RULES, backend=SEED_BACKEND)
     missing = [n for n, p in (("wrk", WRK), ("nginx", NGINX)) if p is None]
     if missing:
         print(f"missing: {' '.join(missing)} (apt-get install wrk nginx-light)", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.backends import Backend
+from tests.support.http_servers import HttpBackend
 from tests.support.lbproc import LbProcess
 from tests.support.procs import ProcRef, children, wait_gone
 
@@ -67,6 +68,21 @@ def backend(tmp_path: Path) -> Iterator[Callable[..., Backend]]:
 
     def make(kind: str, name: str = "", size: int = 0, seed: int = 1) -> Backend:
         b = Backend(kind, tmp_path, name=name or f"{kind}{len(made)}", size=size, seed=seed)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+@pytest.fixture
+def http_backend(tmp_path: Path) -> Iterator[Callable[..., HttpBackend]]:
+    """Start http_servers.py backends: ``http_backend("s1")``; killed by pid at teardown."""
+    made: list[HttpBackend] = []
+
+    def make(name: str = "", port: int = 0) -> HttpBackend:
+        b = HttpBackend(tmp_path, name=name or f"s{len(made) + 1}", port=port)
         made.append(b)
         return b
 

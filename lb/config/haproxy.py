@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from msgspec import structs
 
+from lb.config import haproxy_servers as servers
+from lb.config import haproxy_stats
 from lb.config import keywords as kw
 from lb.config.addresses import (
     Address,
@@ -32,6 +34,7 @@ from lb.config.addresses import (
 from lb.config.haproxy_lexer import iter_lines, lex_line
 from lb.config.keywords import Keyword, Status
 from lb.config.model import (
+    AclLine,
     Bind,
     Capture,
     ForwardFor,
@@ -41,11 +44,16 @@ from lb.config.model import (
     LogOptions,
     LogTarget,
     Proxy,
+    RuleLine,
     Server,
     Source,
     StatsSocket,
     Timeouts,
     UseBackend,
+    Userlist,
+    UserlistGroup,
+    UserlistUser,
+    UseServer,
 )
 from lb.config.report import Reporter
 from lb.config.units import parse_int, parse_size, parse_time
@@ -80,6 +88,7 @@ class ProxyDraft:
     default_backend_source: Source | None = None
     uses_stats: bool = False  # a listen serving the stats page needs no server
     server_names: set[str] = field(default_factory=set)
+    default_server: Server | None = None  # the settings of the last default-server line
     base: ProxyDraft | None = None  # the defaults section it started from ("default option")
     # "log" lines in order; a Source stands for "log global" at that line, expanded
     # into the global targets by HaproxyParser.finish().
@@ -101,6 +110,8 @@ class HaproxyParser:
         self._section: str | None = None  # None = before any section
         self._current: ProxyDraft | None = None
         self.errorfile_sizes: list[tuple[Source, str, int]] = []  # (line, file, size)
+        self.userlists: list[Userlist] = []
+        self._userlist: Userlist | None = None  # the userlist section being read
 
     # ------------------------------------------------------------------ driving
 
@@ -129,6 +140,9 @@ class HaproxyParser:
             self.report.alert(src, f"unknown keyword '{word}' out of section")
         elif self._section == "global":
             self._global_line(words, src)
+        elif self._section == "userlist":
+            if self._userlist is not None:
+                _userlist_line(self, self._userlist, words, src)
         elif self._current is not None:
             self._proxy_line(self._current, words, src)
         # else: inside a section lb skips (reported once at its first line)
@@ -147,6 +161,9 @@ class HaproxyParser:
             if len(words) > 1:
                 self.report.alert(src, f"unexpected argument '{words[1]}' after 'global'")
             return
+        if name == "userlist":
+            self._userlist = _new_userlist(self, words[1:], src)
+            return
         self._current = self._new_draft(name, words[1:], src)
 
     def _close_section(self) -> None:
@@ -154,6 +171,9 @@ class HaproxyParser:
         if cur is not None and cur.section == "defaults":
             self._last_defaults = cur
         self._current = None
+        if self._userlist is not None:
+            _check_userlist(self, self._userlist)
+            self._userlist = None
 
     def _new_draft(self, section: str, args: list[str], src: Source) -> ProxyDraft | None:
         name = ""
@@ -319,6 +339,13 @@ def _inherit(draft: ProxyDraft, base: ProxyDraft) -> None:
     if be:
         p.balance, p.balance_args = d.balance, list(d.balance_args)
         p.retries, p.redispatch = d.retries, d.redispatch
+        p.hash_type, p.allbackups = list(d.hash_type), d.allbackups
+        p.http_check = structs.replace(
+            d.http_check, headers=list(d.http_check.headers), expects=list(d.http_check.expects)
+        )
+        p.cookie = structs.replace(d.cookie) if d.cookie is not None else None
+        if base.default_server is not None:
+            draft.default_server = structs.replace(base.default_server)
         for f in _BACKEND_TIMEOUTS:
             setattr(timeouts, f, getattr(d.timeouts, f))
     p.timeouts = timeouts
@@ -343,6 +370,7 @@ def _inherit(draft: ProxyDraft, base: ProxyDraft) -> None:
     if be:
         http.reuse, http.abortonclose = d.http.reuse, d.http.abortonclose
     p.http, p.logs = http, logs
+    p.stats = haproxy_stats.inherit(d.stats)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -719,57 +747,9 @@ def _server(
     if not addr.host:
         parser.report.alert(src, f"server '{name}' needs an address, got '{address}'")
         return
-    server = Server(name=name, host=addr.host, port=addr.port, source=src)
-    _server_options(parser, server, args[2:], src)
+    server = servers.new_server(draft.default_server, name, addr.host, addr.port, src)  # type: ignore[arg-type]
+    servers.server_options(parser.report, server, args[2:], src)
     draft.proxy.servers.append(server)
-
-
-def _server_options(parser: HaproxyParser, server: Server, words: list[str], src: Source) -> None:
-    i = 0
-    while i < len(words):
-        opt = words[i]
-        entry = kw.SERVER_OPTIONS.get(opt)
-        if entry is None:
-            parser.report.alert(src, f"unknown server option '{opt}' (server '{server.name}')")
-            return
-        if entry.nargs and i + entry.nargs >= len(words):
-            parser.report.alert(src, f"server option '{opt}' expects an argument")
-            return
-        value = words[i + 1] if entry.nargs else ""
-        i += 1 + entry.nargs
-        # Fill what the model can hold even when lb does not act on it yet.
-        if opt == "weight":
-            weight = _number(parser, value, src, "server weight", 0, 256)
-            if weight is not None:
-                server.weight = weight
-        elif opt in ("disabled", "enabled"):
-            server.disabled = opt == "disabled"
-        elif opt in ("maxconn", "maxqueue"):
-            number = _number(parser, value, src, f"server {opt}")
-            if number is not None:
-                setattr(server, opt, number)
-        elif opt in ("backup", "no-backup"):
-            server.backup = opt == "backup"
-        if entry.status is not Status.SUPPORTED:
-            parser.report.not_yet(src, opt, "server option")
-
-
-def _balance(
-    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
-) -> None:
-    if not _arity(parser, "balance", args, src, 1, 1_000):
-        return
-    algo = args[0].split("(", 1)[0]
-    status = kw.BALANCE_ALGORITHMS.get(algo)
-    if status is None:
-        parser.report.alert(src, f"unknown balance algorithm '{args[0]}'")
-        return
-    if status is Status.NOT_YET:
-        parser.report.not_yet(src, f"balance {algo}")
-    elif len(args) > 1:
-        parser.report.alert(src, f"'balance {algo}' takes no argument, got '{args[1]}'")
-        return
-    draft.proxy.balance, draft.proxy.balance_args = args[0], args[1:]
 
 
 def _use_backend(
@@ -785,11 +765,168 @@ def _use_backend(
     if condition[:1] and len(condition) == 1:
         parser.report.alert(src, f"'use_backend': missing condition after '{condition[0]}'")
         return
-    if "%[" in args[0]:
-        parser.report.not_yet(src, args[0], "dynamic use_backend name")
-    if condition:
-        parser.report.not_yet(src, f"use_backend {condition[0]}", "conditional use_backend")
     draft.proxy.use_backends.append(UseBackend(backend=args[0], source=src, condition=condition))
+
+
+# ---------------------------------------------------------------------- ACLs and rules
+# Kept as words with their line: lb.acl compiles them (the loader runs it, so that a
+# wrong rule is an error with its file:line like any other).
+
+
+def _rules_here(parser: HaproxyParser, draft: ProxyDraft, keyword: str, src: Source) -> bool:
+    """HAProxy 2.6 takes ACLs and rules in named defaults sections only (for the
+    proxies that name them with "from"); lb does not do that yet."""
+    if draft.section != "defaults":
+        return True
+    if draft.proxy.name:
+        parser.report.not_yet(src, keyword, "ACLs and rules in a defaults section")
+    else:
+        parser.report.alert(src, f"'{keyword}' is not allowed in an anonymous 'defaults' section")
+    return False
+
+
+def _acl(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if not _rules_here(parser, draft, "acl", src):
+        return
+    if len(args) < 2:
+        parser.report.alert(src, "'acl' expects a name and a criterion")
+        return
+    if not _NAME_RE.fullmatch(args[0]):
+        bad = next(c for c in args[0] if not _NAME_RE.fullmatch(c))
+        parser.report.alert(src, f"character '{bad}' is not permitted in ACL name '{args[0]}'")
+        return
+    draft.proxy.acls.append(AclLine(name=args[0], words=args[1:], source=src))
+
+
+def _http_rule(keyword: str) -> Handler:
+    table = kw.HTTP_REQUEST_ACTIONS if keyword == "http-request" else kw.HTTP_RESPONSE_ACTIONS
+
+    def handle(
+        parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+    ) -> None:
+        if not _rules_here(parser, draft, keyword, src):
+            return
+        if not args:
+            parser.report.alert(src, f"'{keyword}' expects an action")
+            return
+        action = args[0].split("(", 1)[0]
+        status = table.get(action)
+        if status is None:
+            parser.report.alert(src, f"unknown '{keyword}' action '{args[0]}'")
+            return
+        if status is Status.NOT_YET:
+            parser.report.not_yet(src, f"{keyword} {action}")
+            return
+        rules = draft.proxy.http_request if keyword == "http-request" else draft.proxy.http_response
+        rules.append(RuleLine(words=args, source=src))
+
+    return handle
+
+
+def _redirect(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if _arity(parser, "redirect", args, src, 2, 1_000):
+        draft.proxy.redirects.append(RuleLine(words=args, source=src))
+
+
+def _use_server(
+    parser: HaproxyParser, draft: ProxyDraft, prefix: str, args: list[str], src: Source
+) -> None:
+    if len(args) < 3 or args[1] not in ("if", "unless"):
+        parser.report.alert(
+            src, "'use-server' expects a server name, then 'if' or 'unless' and a condition"
+        )
+        return
+    draft.proxy.use_servers.append(UseServer(server=args[0], source=src, condition=args[1:]))
+
+
+# ---------------------------------------------------------------------- userlist sections
+
+
+def _new_userlist(parser: HaproxyParser, args: list[str], src: Source) -> Userlist | None:
+    if len(args) != 1:
+        parser.report.alert(src, "'userlist' expects a name")
+        return None
+    for other in parser.userlists:
+        if other.name == args[0]:
+            parser.report.alert(
+                src, f"userlist '{args[0]}' has the same name as the one at {other.source}"
+            )
+            return None
+    userlist = Userlist(name=args[0], source=src)
+    parser.userlists.append(userlist)
+    return userlist
+
+
+def _userlist_line(
+    parser: HaproxyParser, userlist: Userlist, words: list[str], src: Source
+) -> None:
+    keyword, args = words[0], words[1:]
+    if keyword not in kw.USERLIST_KEYWORDS:
+        parser.report.alert(src, f"unknown keyword '{keyword}' in 'userlist' section")
+        return
+    if not args:
+        parser.report.alert(src, f"'{keyword}' expects a name")
+        return
+    name, rest = args[0], args[1:]
+    known = userlist.users if keyword == "user" else userlist.groups
+    if any(e.name == name for e in known):
+        parser.report.warning(
+            src, f"ignoring duplicated {keyword} '{name}' in userlist '{userlist.name}'"
+        )
+        return
+    if keyword == "group":
+        group = UserlistGroup(name=name, source=src)
+        if rest:
+            if rest[0] != "users" or len(rest) != 2:
+                parser.report.alert(src, f"'group {name}' expects only 'users' U1,U2…")
+                return
+            group.users = [u for u in rest[1].split(",") if u]
+        userlist.groups.append(group)
+        return
+    user = UserlistUser(name=name, source=src)
+    i = 0
+    while i < len(rest):
+        opt = rest[i]
+        if opt not in ("password", "insecure-password", "groups") or i + 1 >= len(rest):
+            parser.report.alert(
+                src,
+                f"'user {name}' expects 'password', 'insecure-password' or 'groups' "
+                f"and a value, got '{opt}'",
+            )
+            return
+        value = rest[i + 1]
+        if opt == "password":
+            user.password, user.insecure_password = value, None
+        elif opt == "insecure-password":
+            user.insecure_password, user.password = value, None
+        else:
+            user.groups = [g for g in value.split(",") if g]
+        i += 2
+    userlist.users.append(user)
+
+
+def _check_userlist(parser: HaproxyParser, userlist: Userlist) -> None:
+    """Groups named by users and users named by groups must exist (checked once the
+    section is read: either may come first)."""
+    groups = {g.name for g in userlist.groups}
+    users = {u.name for u in userlist.users}
+    for u in userlist.users:
+        for g in u.groups:
+            if g not in groups:
+                parser.report.alert(
+                    u.source, f"userlist '{userlist.name}': no group '{g}' for user '{u.name}'"
+                )
+    for grp_ in userlist.groups:
+        for name in grp_.users:
+            if name not in users:
+                parser.report.alert(
+                    grp_.source,
+                    f"userlist '{userlist.name}': no user '{name}' in group '{grp_.name}'",
+                )
 
 
 def _default_backend(
@@ -1090,8 +1227,19 @@ _PROXY_HANDLERS: dict[str, Handler] = {
     "mode": _mode,
     "bind": _bind,
     "server": _server,
-    "balance": _balance,
+    "default-server": servers.default_server,
+    "balance": servers.balance,
+    "hash-type": servers.hash_type,
+    "cookie": servers.cookie,
+    "http-check": servers.http_check,
+    "option httpchk": servers.option_httpchk,
+    "option allbackups": _flag_option("allbackups", "", "allbackups"),
     "use_backend": _use_backend,
+    "use-server": _use_server,
+    "acl": _acl,
+    "http-request": _http_rule("http-request"),
+    "http-response": _http_rule("http-response"),
+    "redirect": _redirect,
     "default_backend": _default_backend,
     "maxconn": _int_field("maxconn", "maxconn"),
     "retries": _int_field("retries", "retries"),
@@ -1113,4 +1261,5 @@ _PROXY_HANDLERS: dict[str, Handler] = {
     "capture": _capture,
     "log": _log,
     "log-format": _log_format,
+    **haproxy_stats.HANDLERS,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lb.config.haproxy import ProxyDraft
+from lb.config.haproxy_servers import check_backend_servers
 from lb.config.model import Proxy, Source
 from lb.config.report import Reporter
 
@@ -30,6 +31,8 @@ def validate_proxies(drafts: list[ProxyDraft], report: Reporter) -> None:
         if p.mode == "tcp":
             _drop_http_only_settings(p, report)
         _check_log_format(p, report)
+        if p.has_backend:
+            check_backend_servers(p, report)
 
 
 def _check_duplicate_names(drafts: list[ProxyDraft], report: Reporter) -> None:

@@ -90,7 +90,12 @@ SECTIONS: dict[str, Keyword] = _table(
         _gl("frontend", S),
         _gl("backend", S),
         _gl("listen", S),
-        _gl("userlist", N),
+        _gl(
+            "userlist",
+            S,
+            "`user NAME [password HASH] [insecure-password PASS] [groups G,…]`, "
+            "`group NAME [users U,…]`; HASH is anything crypt(3) checks",
+        ),
         _gl("peers", N),
         _gl("resolvers", N),
         _gl("mailers", N),
@@ -266,23 +271,105 @@ ERRORFILE_CODES: tuple[int, ...] = (
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
 )  # fmt: skip
 
+# --------------------------------------------------------------------------- rule actions
+
+# http-request / http-response actions (the word before any parenthesis: "set-var"
+# for "set-var(txn.x)"), HAProxy 2.6's list; lb.acl implements the supported ones.
+_REQUEST_SUPPORTED = (
+    "allow deny tarpit auth redirect return set-header add-header del-header replace-header "
+    "replace-value set-path set-pathq set-query set-uri set-method replace-path replace-pathq "
+    "replace-uri set-var set-var-fmt unset-var use-service"
+)
+_RESPONSE_SUPPORTED = (
+    "allow deny return redirect set-header add-header del-header replace-header replace-value "
+    "set-status set-var set-var-fmt unset-var"
+)
+HTTP_REQUEST_ACTIONS: dict[str, Status] = {
+    **{a: S for a in _REQUEST_SUPPORTED.split()},
+    **{
+        a: N
+        for a in sorted(
+            words(
+                "add-acl cache-use capture del-acl del-map disable-l7-retry do-resolve "
+                "early-hint normalize-uri ot-group reject sc-inc-gpc sc-inc-gpc0 sc-inc-gpc1 "
+                "sc-set-gpt sc-set-gpt0 send-spoe-group set-dst set-dst-port set-log-level "
+                "set-map set-mark set-nice set-priority-class set-priority-offset set-src "
+                "set-src-port set-timeout set-tos silent-drop strict-mode track-sc track-sc0 "
+                "track-sc1 track-sc2 wait-for-body wait-for-handshake"
+            )
+        )
+    },
+}
+HTTP_RESPONSE_ACTIONS: dict[str, Status] = {
+    **{a: S for a in _RESPONSE_SUPPORTED.split()},
+    **{
+        a: N
+        for a in sorted(
+            words(
+                "add-acl cache-store capture del-acl del-map ot-group sc-inc-gpc sc-inc-gpc0 "
+                "sc-inc-gpc1 sc-set-gpt sc-set-gpt0 send-spoe-group set-log-level set-map "
+                "set-mark set-nice set-tos silent-drop strict-mode track-sc track-sc0 track-sc1 "
+                "track-sc2 wait-for-body"
+            )
+        )
+    },
+}
+
+# Keywords of a userlist section.
+USERLIST_KEYWORDS = frozenset({"user", "group"})
+
 PROXY_KEYWORDS: dict[str, Keyword] = _table(
     [
         _px("mode", "DFLB", S, "tcp or http; 'mode health' is rejected"),
         _px("bind", "-FL-", S, "addresses and options: name, v4v6, v6only, backlog"),
         _px("maxconn", "DFL-", S),
         _px("default_backend", "DFL-", S),
-        _px("use_backend", "-FL-", S, "unconditional only; 'if'/'unless' is not supported yet"),
-        _px("server", "--LB", S, "options: weight, disabled, enabled, maxconn"),
-        _px("balance", "D-LB", S, "roundrobin; other algorithms are not supported yet"),
+        _px(
+            "use_backend",
+            "-FL-",
+            S,
+            "`use_backend NAME [if COND]` (or `unless`); NAME may be a log-format string "
+            "(`be_%[req.hdr(host),lower,map(hosts.map)]`): a name that is no backend means "
+            "default_backend",
+        ),
+        _px(
+            "server",
+            "--LB",
+            S,
+            "options: weight, disabled, enabled, maxconn, check, no-check, inter, fastinter, "
+            "downinter, rise, fall, backup, no-backup, slowstart, id, port, addr, cookie; "
+            "see [server options](#server-options)",
+        ),
+        _px(
+            "balance",
+            "D-LB",
+            S,
+            "roundrobin, static-rr, leastconn, first, source, uri [len N] [depth N] [whole] "
+            "[path-only], url_param NAME, hdr(NAME) [use_domain_only], random[(DRAWS)]; "
+            "the order and the leastconn counts hold across worker processes",
+        ),
         _px("retries", "D-LB", S),
         _px("disabled", "DFLB", S),
         _px("enabled", "DFLB", S),
         _px("description", "-FLB", S),
-        _px("default-server", "D-LB"),
-        _px("hash-type", "D-LB"),
+        _px("default-server", "D-LB", S, "every server option but 'id'"),
+        _px(
+            "hash-type",
+            "D-LB",
+            S,
+            "map-based or consistent, then sdbm, djb2, wt6 or crc32, then avalanche",
+        ),
         _px("hash-balance-factor", "D-LB"),
-        _px("acl", "DFLB"),
+        _px(
+            "acl",
+            "DFLB",
+            S,
+            "`acl NAME CRITERION [-i] [-f FILE] [-m METHOD] [-n] [--] [OPERATOR] VALUE…`: "
+            "request line, header, address, proxy, server and auth fetches, every matching "
+            "method, converters lower, upper, base64, hex, length, url_dec, field, word, "
+            "regsub, map*; a fetch or converter lb lacks is not supported yet, by name; "
+            "not supported yet in a named defaults section",
+        ),
         _px("backlog", "DFL-"),
         _px(
             "capture",
@@ -298,7 +385,14 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("srvtcpka-idle", "D-LB"),
         _px("srvtcpka-intvl", "D-LB"),
         _px("compression", "DFLB"),
-        _px("cookie", "D-LB"),
+        _px(
+            "cookie",
+            "D-LB",
+            S,
+            "NAME [insert|rewrite|prefix] [indirect] [nocache] [postonly] [preserve] [httponly] "
+            "[secure] [domain D]* [maxidle T] [maxlife T] [attr A]*; 'dynamic' is not supported "
+            "yet; persistence applies in mode http",
+        ),
         _px("declare", "-FL-"),
         _px("dispatch", "--LB"),
         _px("email-alert", "DFLB"),
@@ -322,10 +416,30 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("fullconn", "D-LB"),
         _px("guid", "-FLB"),
         _px("http-after-response", "DFLB"),
-        _px("http-check", "D-LB"),
+        _px(
+            "http-check",
+            "D-LB",
+            S,
+            "'send' (meth, uri, ver, hdr, body) and 'expect [!] status|rstatus|string|rstring'; "
+            "connect, disable-on-404, send-state, set-var are not supported yet",
+        ),
         _px("http-error", "DFLB"),
-        _px("http-request", "DFLB"),
-        _px("http-response", "DFLB"),
+        _px(
+            "http-request",
+            "DFLB",
+            S,
+            "actions: "
+            + ", ".join(f"`{a}`" for a, st in HTTP_REQUEST_ACTIONS.items() if st is S)
+            + "; the others are not supported yet",
+        ),
+        _px(
+            "http-response",
+            "DFLB",
+            S,
+            "actions: "
+            + ", ".join(f"`{a}`" for a, st in HTTP_RESPONSE_ACTIONS.items() if st is S)
+            + "; the others are not supported yet",
+        ),
         _px("http-reuse", "D-LB", S, "never, safe (the default), aggressive, always"),
         _px("http-send-name-header", "D-LB"),
         _px("id", "-FLB"),
@@ -351,7 +465,7 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("monitor-uri", "DFL-"),
         _px("persist", "D-LB"),
         _px("rate-limit", "DFL-"),
-        _px("redirect", "-FLB"),
+        _px("redirect", "-FLB", S, "`location`, `prefix`, `scheme`; `code`; the options"),
         _px("retry-on", "D-LB"),
         _px("server-state-file-name", "D-LB"),
         _px("server-template", "--LB"),
@@ -365,7 +479,7 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("unique-id-format", "DFL-"),
         _px("unique-id-header", "DFL-"),
         _px("use-fcgi-app", "--LB"),
-        _px("use-server", "--LB"),
+        _px("use-server", "--LB", S, "`use-server NAME if COND` (or `unless`); NAME: a log-format"),
         _px("contimeout", "D-LB", R, "removed from HAProxy; use 'timeout connect'"),
         _px("clitimeout", "DFL-", R, "removed from HAProxy; use 'timeout client'"),
         _px("srvtimeout", "D-LB", R, "removed from HAProxy; use 'timeout server'"),
@@ -400,7 +514,7 @@ OPTIONS: dict[str, Keyword] = _table(
         _px("option accept-invalid-http-response", "D-LB"),
         _px("option accept-unsafe-violations-in-http-request", "DFL-"),
         _px("option accept-unsafe-violations-in-http-response", "D-LB"),
-        _px("option allbackups", "D-LB"),
+        _px("option allbackups", "D-LB", S, "and 'no option allbackups'"),
         _px("option checkcache", "D-LB"),
         _px("option clitcpka", "DFL-"),
         _px("option contstats", "DFL-"),
@@ -436,7 +550,13 @@ OPTIONS: dict[str, Keyword] = _table(
             "the last of http-keep-alive, http-server-close, httpclose wins",
         ),
         _px("option http-use-proxy-header", "DFL-"),
-        _px("option httpchk", "D-LB"),
+        _px(
+            "option httpchk",
+            "D-LB",
+            S,
+            "`[[METHOD] URI [VERSION [HOST]]]`, default `OPTIONS / HTTP/1.0`; "
+            "a 2xx or 3xx answer passes unless 'http-check expect' says otherwise",
+        ),
         _px(
             "option httpclose",
             "DFLB",
@@ -491,11 +611,17 @@ TIMEOUTS: dict[str, Keyword] = _table(
         _px("timeout queue", "D-LB", S),
         _px("timeout http-request", "DFLB", S),
         _px("timeout http-keep-alive", "DFLB", S),
-        _px("timeout check", "D-LB", N, "no effect in lb yet"),
+        _px(
+            "timeout check",
+            "D-LB",
+            S,
+            "read timeout of a check once connected (connect: min(timeout connect, inter)); "
+            "unset, 'inter' bounds the whole check",
+        ),
         _px("timeout client-fin", "DFL-", N, "no effect in lb yet"),
         _px("timeout server-fin", "D-LB", N, "no effect in lb yet"),
         _px("timeout client-hs", "DFL-", N),
-        _px("timeout tarpit", "DFLB", N),
+        _px("timeout tarpit", "DFLB", S, "defaults to timeout connect"),
     ]
 )
 
@@ -511,25 +637,37 @@ TIMEOUT_FIELDS: dict[str, str] = {
     "http-keep-alive": "http_keep_alive",
     "client-fin": "client_fin",
     "server-fin": "server_fin",
+    "tarpit": "tarpit",
 }
 
 # --------------------------------------------------------------------------- stats X (proxies)
 
 STATS_KEYWORDS: dict[str, Keyword] = _table(
     [
-        _px("stats admin", "-FLB"),
-        _px("stats auth", "DFLB"),
-        _px("stats enable", "DFLB"),
-        _px("stats hide-version", "DFLB"),
+        _px(
+            "stats admin",
+            "-FLB",
+            S,
+            "`if TRUE` / `unless FALSE` and any ACL condition; the form's actions reach "
+            "the master, which applies them to every worker",
+        ),
+        _px("stats auth", "DFLB", S, "HTTP Basic; several lines add users"),
+        _px("stats enable", "DFLB", S),
+        _px("stats hide-version", "DFLB", S),
         _px("stats http-request", "-FLB"),
-        _px("stats realm", "DFLB"),
-        _px("stats refresh", "DFLB"),
-        _px("stats scope", "DFLB"),
-        _px("stats show-desc", "DFLB"),
+        _px("stats realm", "DFLB", S),
+        _px("stats refresh", "DFLB", S),
+        _px("stats scope", "DFLB", S, "`.` is the proxy itself; `?scope=` filters further"),
+        _px("stats show-desc", "DFLB", S),
         _px("stats show-legends", "DFLB"),
         _px("stats show-modules", "DFLB"),
-        _px("stats show-node", "DFLB"),
-        _px("stats uri", "DFLB"),
+        _px("stats show-node", "DFLB", S),
+        _px(
+            "stats uri",
+            "DFLB",
+            S,
+            "the page, with `;csv`, `;json`, `;up`, `;no-maint`, `;norefresh` and `?scope=`",
+        ),
         _px("stats bind-process", "DFLB", R, "removed from HAProxy 2.5 with nbproc"),
     ]
 )
@@ -578,26 +716,40 @@ BIND_OPTIONS: dict[str, OptionWord] = _opts(
 
 SERVER_OPTIONS: dict[str, OptionWord] = _opts(
     [
-        OptionWord("weight", 1, S),
-        OptionWord("disabled", 0, S),
+        OptionWord("weight", 1, S, "0..256; 0 takes persistent traffic only"),
+        OptionWord("disabled", 0, S, "starts in maintenance (MAINT)"),
         OptionWord("enabled", 0, S),
-        OptionWord("maxconn", 1, S),
-        OptionWord("maxqueue", 1, N),  # lb queues per backend, not per server
+        OptionWord("maxconn", 1, S, "counted for the whole daemon"),
+        OptionWord("maxqueue", 1, N, "lb queues per backend, not per server"),
+        OptionWord("check", 0, S, "health checks, run once by the master"),
+        OptionWord("no-check", 0, S),
+        OptionWord("inter", 1, S, "default 2s"),
+        OptionWord("fastinter", 1, S, "while going up or down; default inter"),
+        OptionWord("downinter", 1, S, "while down; default inter"),
+        OptionWord("rise", 1, S, "default 2"),
+        OptionWord("fall", 1, S, "default 3"),
+        OptionWord("backup", 0, S, "used when no other server is up (all with allbackups)"),
+        OptionWord("no-backup", 0, S),
+        OptionWord("slowstart", 1, S, "weight ramp after the server comes back up"),
+        OptionWord("id", 1, S),
+        OptionWord("port", 1, S, "checks go to this port"),
+        OptionWord("addr", 1, S, "checks go to this address"),
+        OptionWord("cookie", 1, S, "the value of the backend's persistence cookie"),
         *_many(
-            "addr agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
-            "check-proto check-sni ciphers ciphersuites client-sigalgs cookie crl-file crt "
-            "curves downinter error-limit fall fastinter hash-key id init-addr inter "
+            "agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
+            "check-proto check-sni ciphers ciphersuites client-sigalgs crl-file crt "
+            "curves error-limit hash-key init-addr "
             "log-bufsize log-proto max-reuse minconn namespace npn observe "
             "on-error on-marked-down on-marked-up pool-conn-name pool-low-conn pool-max-conn "
-            "pool-purge-delay port proto redir resolve-net resolve-opts resolve-prefer "
-            "resolvers rise set-proxy-v2-tlv-fmt shard sigalgs slowstart sni socks4 source "
+            "pool-purge-delay proto redir resolve-net resolve-opts resolve-prefer "
+            "resolvers set-proxy-v2-tlv-fmt shard sigalgs sni socks4 source "
             "ssl-max-ver ssl-min-ver tcp-ut track verify verifyhost ws guid",
             1,
         ),
         *_many(
-            "agent-check allow-0rtt backup check check-reuse-pool check-send-proxy check-ssl "
+            "agent-check allow-0rtt check-reuse-pool check-send-proxy check-ssl "
             "check-via-socks4 force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 "
-            "no-agent-check no-backup no-check no-check-ssl no-send-proxy no-send-proxy-v2 "
+            "no-agent-check no-check-ssl no-send-proxy no-send-proxy-v2 "
             "no-send-proxy-v2-ssl no-send-proxy-v2-ssl-cn no-ssl no-ssl-reuse no-sslv3 "
             "no-tfo no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 no-verifyhost "
             "send-proxy send-proxy-v2 send-proxy-v2-ssl send-proxy-v2-ssl-cn ssl ssl-reuse "
@@ -613,14 +765,14 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
 # name are kept as arguments.
 BALANCE_ALGORITHMS: dict[str, Status] = {
     "roundrobin": S,
-    "static-rr": N,
-    "leastconn": N,
-    "first": N,
-    "source": N,
-    "uri": N,
-    "url_param": N,
-    "hdr": N,
-    "random": N,
+    "static-rr": S,
+    "leastconn": S,
+    "first": S,
+    "source": S,
+    "uri": S,
+    "url_param": S,
+    "hdr": S,
+    "random": S,
     "rdp-cookie": N,
     "hash": N,
 }

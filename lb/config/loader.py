@@ -65,8 +65,24 @@ def load_files(
         global_=haproxy.global_,
         proxies=haproxy.proxies(),
         keepalived=keepalived.finish() if keepalived else None,
+        userlists=haproxy.userlists,
     )
+    _check_rules(config, report)
     return LoadResult(config if report.hard_alerts == 0 else None, report.diagnostics)
+
+
+def _check_rules(config: Config, report: Reporter) -> None:
+    """Compile every ACL and rule once, as the workers will: a wrong one is reported at
+    its line now (lb -c), not when a worker starts."""
+    if not config.proxies:
+        return
+    from lb.acl import check_rules  # imported here: a keepalived-only load needs none of it
+
+    try:
+        check_rules(config, report)
+    except Exception as e:  # a compiler bug must not hide every other message
+        where = Source(config.files[0] if config.files else "<config>", 0)
+        report.alert(where, f"internal error while compiling rules: {type(e).__name__}: {e}")
 
 
 def detect_syntax(text: str) -> Syntax:

@@ -52,6 +52,64 @@ class Server(Struct):
     backup: bool = False
     disabled: bool = False
     maxqueue: int = 0  # most requests queued for this server; 0 = no limit
+    # health checks (lb/master/health): HAProxy's defaults
+    check: bool = False
+    inter: int = 2000  # ms between checks
+    fastinter: int | None = None  # ms, while going up or down (None: inter)
+    downinter: int | None = None  # ms, while fully down (None: inter)
+    rise: int = 2
+    fall: int = 3
+    slowstart: int = 0  # ms of weight ramp after coming back up; 0 = none
+    id: int | None = None  # persistent id; None = the next free one
+    check_port: int | None = None  # "port": checks go there instead of the service port
+    check_addr: str | None = None  # "addr": checks go there instead of the server address
+    cookie: str | None = None  # value of the persistence cookie naming this server
+
+
+class HttpCheckExpect(Struct):
+    """``http-check expect [!] status|rstatus|string|rstring PATTERN``."""
+
+    match: Literal["status", "rstatus", "string", "rstring"]
+    pattern: str
+    negate: bool = False
+
+
+class HttpCheck(Struct):
+    """The HTTP health check request and its expectations.
+
+    ``option httpchk`` sets ``enabled`` and the request line; ``http-check send``
+    may set the same parts and adds headers and a body. Without ``expect`` rules
+    a 2xx or 3xx status passes.
+    """
+
+    enabled: bool = False
+    method: str = "OPTIONS"
+    uri: str = "/"
+    version: str = "HTTP/1.0"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: str = ""
+    expects: list[HttpCheckExpect] = field(default_factory=list)  # all must pass
+
+
+class CookiePersistence(Struct):
+    """``cookie NAME [insert|rewrite|prefix] [indirect] [nocache] [httponly] [secure] …``.
+
+    Without insert, rewrite or prefix the cookie is "passive": the servers set
+    it themselves (to their ``cookie`` value) and lb only reads it.
+    """
+
+    name: str
+    mode: Literal["passive", "insert", "rewrite", "prefix"] = "passive"
+    indirect: bool = False
+    nocache: bool = False
+    postonly: bool = False
+    preserve: bool = False
+    httponly: bool = False
+    secure: bool = False
+    domains: list[str] = field(default_factory=list)
+    maxidle: int | None = None  # ms
+    maxlife: int | None = None  # ms
+    attrs: list[str] = field(default_factory=list)  # "attr VALUE": extra Set-Cookie attributes
 
 
 class Timeouts(Struct):
@@ -65,14 +123,38 @@ class Timeouts(Struct):
     http_keep_alive: int | None = None
     client_fin: int | None = None
     server_fin: int | None = None
+    tarpit: int | None = None  # how long http-request tarpit holds a client
 
 
 class UseBackend(Struct):
-    backend: str
+    backend: str  # a name, or a log-format string ("be_%[req.hdr(host),lower]")
     source: Source
-    # The condition as written ("if"/"unless" + words); the ACL issue compiles it.
-    # In the foundation only unconditional use_backend is accepted.
+    # The condition as written ("if"/"unless" + words), compiled by lb.acl.
     condition: list[str] = field(default_factory=list)
+
+
+class UseServer(Struct):
+    """``use-server NAME if|unless COND``."""
+
+    server: str  # a name, or a log-format string
+    source: Source
+    condition: list[str] = field(default_factory=list)
+
+
+class AclLine(Struct):
+    """``acl NAME CRITERION [flags] [operator] VALUE…``, as words; lb.acl compiles it."""
+
+    name: str
+    words: list[str]  # the criterion and everything after it
+    source: Source
+
+
+class RuleLine(Struct):
+    """One ``http-request``, ``http-response`` or ``redirect`` line: the words after the
+    keyword (action, its arguments, then any "if"/"unless" condition)."""
+
+    words: list[str]
+    source: Source
 
 
 class LogTarget(Struct):
@@ -136,6 +218,28 @@ class LogOptions(Struct):
     log_format: str | None = None  # log-format (overrides httplog/tcplog)
 
 
+class StatsAuth(Struct):
+    """``stats auth USER:PASSWORD`` (the password in clear, as HAProxy takes it)."""
+
+    user: str
+    password: str
+
+
+class StatsSettings(Struct):
+    """The ``stats`` keywords of one proxy (lb.stats.http serves the page)."""
+
+    source: Source
+    uri: str = "/haproxy?stats"  # a prefix of the request target, as in HAProxy
+    realm: str | None = None
+    auth: list[StatsAuth] = field(default_factory=list)
+    refresh: int | None = None  # ms
+    admin: list[list[str]] = field(default_factory=list)  # "if"/"unless" + condition words
+    hide_version: bool = False
+    show_node: str | None = None  # "" = the global node name (or the host name)
+    show_desc: str | None = None  # "" = the global description
+    scope: list[str] = field(default_factory=list)  # proxies shown; "." = this one; [] = all
+
+
 ProxyKind = Literal["frontend", "backend", "listen"]
 
 
@@ -152,10 +256,20 @@ class Proxy(Struct):
     maxconn: int | None = None  # None = unset (frontends then follow global maxconn)
     default_backend: str | None = None
     use_backends: list[UseBackend] = field(default_factory=list)
+    # content rules, in file order (lb.acl compiles them)
+    acls: list[AclLine] = field(default_factory=list)
+    http_request: list[RuleLine] = field(default_factory=list)
+    http_response: list[RuleLine] = field(default_factory=list)
+    redirects: list[RuleLine] = field(default_factory=list)
+    use_servers: list[UseServer] = field(default_factory=list)
     # backend side
     servers: list[Server] = field(default_factory=list)
     balance: str = "roundrobin"
     balance_args: list[str] = field(default_factory=list)  # words after the algorithm
+    hash_type: list[str] = field(default_factory=list)  # words after hash-type
+    allbackups: bool = False  # option allbackups
+    http_check: HttpCheck = field(default_factory=HttpCheck)
+    cookie: CookiePersistence | None = None
     retries: int = 3
     redispatch: bool = False  # option redispatch
     # both
@@ -163,6 +277,7 @@ class Proxy(Struct):
     description: str | None = None
     http: HttpOptions = field(default_factory=HttpOptions)
     logs: LogOptions = field(default_factory=LogOptions)
+    stats: StatsSettings | None = None  # the stats page, when any "stats" keyword enables it
 
     @property
     def has_frontend(self) -> bool:
@@ -171,6 +286,31 @@ class Proxy(Struct):
     @property
     def has_backend(self) -> bool:
         return self.kind in ("backend", "listen")
+
+
+class UserlistUser(Struct):
+    """``user NAME [password HASH | insecure-password PASS] [groups G1,G2…]``."""
+
+    name: str
+    source: Source
+    password: str | None = None  # a crypt(3) hash
+    insecure_password: str | None = None
+    groups: list[str] = field(default_factory=list)
+
+
+class UserlistGroup(Struct):
+    """``group NAME [users U1,U2…]``."""
+
+    name: str
+    source: Source
+    users: list[str] = field(default_factory=list)
+
+
+class Userlist(Struct):
+    name: str
+    source: Source
+    users: list[UserlistUser] = field(default_factory=list)
+    groups: list[UserlistGroup] = field(default_factory=list)
 
 
 class StatsSocket(Struct):
@@ -346,6 +486,7 @@ class Config(Struct):
     global_: Global = field(default_factory=Global, name="global")
     proxies: list[Proxy] = field(default_factory=list)  # file order
     keepalived: Keepalived | None = None
+    userlists: list[Userlist] = field(default_factory=list)
 
     def frontends(self) -> list[Proxy]:
         return [p for p in self.proxies if p.has_frontend and not p.disabled]

@@ -236,7 +236,11 @@ def render_reference() -> str:
         "",
         "`weight` is 0..256; `maxconn` is 0 (no limit) or more and holds daemon-wide, with a",
         "backend queue (`timeout queue`); `maxqueue` (a per-server queue) is not supported",
-        "yet. `backup` is recorded in the model but not acted upon yet.",
+        "yet. `default-server` takes the same options (but `id`). Health checks run once, in",
+        "the master, whatever the number of workers; a checked server starts UP and one",
+        "failed check takes it down, then `rise` successes bring it back, as in HAProxy.",
+        "The state (and `disabled`, drain, maintenance) lives in shared memory and survives a",
+        "reload, matched by backend and server name.",
         "",
     ]
     out += _option_table(kw.SERVER_OPTIONS.values())

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING
 from lb import log
 from lb.master import sd_notify
 from lb.master.generation import Generation, LoadFailure, load_generation
+from lb.master.health import HealthChecker, haproxy_plans
 from lb.master.listeners import ListenerSet
 from lb.master.runtime_api import RuntimeApi
 from lb.master.workers import WorkerProcess, listener_fds, spawn_worker
+from lb.stats.admin import FrameDecoder, allowed_from_worker
+from lb.stats.master import StatsMaster, geometry_for, master_info
+from lb.stats.server_state import ServerStateTable, state_slots, version_index
 from lb.stats.shm import GaugeNames, GaugeTable, SharedRegion
 from lb.worker.boot import READY, WorkerBoot
 
@@ -61,8 +65,12 @@ class Arbiter:
         self.on_ready = on_ready
         self.started = time.time()
         self.listeners = ListenerSet()
-        self.region = SharedRegion.create()
+        self.region = SharedRegion.create(stats=geometry_for(first.config, first.nworkers))
         self.gauges = GaugeTable(self.region.capacity)
+        # counters: slabs, the retired totals, the history ring (lb.stats.master)
+        self.stats = StatsMaster(self.region, self.gauges)
+        self.stats.info = lambda: master_info(self, self.stats)
+        self._frames: dict[int, FrameDecoder] = {}  # worker pid → admin commands it sends
         self.workers: list[WorkerProcess] = []
         self.generations: dict[int, Generation] = {first.number: first}
         self.boot_failures: dict[int, int] = {}
@@ -71,6 +79,11 @@ class Arbiter:
         self.failed_reloads = 0
         self.stopping = False  # graceful stop under way
         self.exit_code: int | None = None
+        self.health = HealthChecker(
+            ServerStateTable(self.region.counters, version_index(self.region, self.gauges.slot)),
+            lambda backend, server: state_slots(self.region, self.gauges.slot, backend, server),
+        )
+        self.server_admin = self.health  # the runtime API's server commands: one writer
         self.runtime_api = RuntimeApi(self)
         self.vrrp: VrrpManager | None = None
         self._signals: deque[int] = deque()
@@ -89,8 +102,10 @@ class Arbiter:
         except OSError as exc:
             log.alert(f"cannot bind: {exc}")
             return 1
+        self._sync_health(self.current)  # the state table is written before any worker reads it
         if not await self._start_generation(self.current):
             log.alert("workers failed to start; exiting")
+            await self.health.close()
             self._close()
             return 1
         if await self.runtime_api.sync(self.current.config):
@@ -119,7 +134,9 @@ class Arbiter:
                 self.reap()
                 self.murder()
                 self.manage()
+                self.stats.tick()
         self._stop_vrrp()  # whatever the way out: priority 0, addresses removed
+        await self.health.close()
         await self.runtime_api.close()
         self._close()
         return self.exit_code
@@ -205,6 +222,9 @@ class Arbiter:
         loop.remove_reader(w.control.fileno())
         w.control.close()
         self.workers.remove(w)
+        self._frames.pop(w.pid, None)
+        # its counters join the retired totals: nothing a dead worker counted is lost
+        self.stats.worker_exited(w.pid, w.slot, crashed=w.ready and not w.stopping)
         if w.stopping:
             log.notice(f"worker {w.pid} (slot {w.slot}, generation {w.generation}) exited")
             self._prune_listeners()
@@ -285,6 +305,9 @@ class Arbiter:
                 for server in proxy.servers:
                     name = GaugeNames.server_cur_conns(proxy.name, server.name)
                     gauges[name] = self.gauges.slot(name)
+                    for name in GaugeNames.server_state(proxy.name, server.name):
+                        gauges[name] = self.gauges.slot(name)
+        gauges[GaugeNames.SERVER_STATE_VERSION] = self.gauges.slot(GaugeNames.SERVER_STATE_VERSION)
         boot = WorkerBoot(
             slot=slot,
             generation=gen.number,
@@ -297,7 +320,14 @@ class Arbiter:
             server_addrs=gen.server_addrs,
             errorfiles=gen.errorfiles,
         )
-        popen, control, frame = spawn_worker(boot, self.region.fd)
+        stats_entries = self.stats.boot_entries(config, slot, gen.number)
+        boot.gauges.update(stats_entries)
+        try:
+            popen, control, frame = spawn_worker(boot, self.region.fd)
+        except BaseException:
+            self.stats.spawn_failed(stats_entries)
+            raise
+        self.stats.worker_started(popen.pid, stats_entries)
         worker = WorkerProcess(slot, gen.number, popen, control)
         self.workers.append(worker)
         loop = asyncio.get_running_loop()
@@ -315,10 +345,21 @@ class Arbiter:
         if not data:
             asyncio.get_running_loop().remove_reader(worker.control.fileno())
             return
+        self._admin_commands(worker, data)
         if READY in data and not worker.ready:
             worker.ready = True
             self.boot_failures[worker.slot] = 0
             self._wakeup.set()
+
+    def _admin_commands(self, worker: WorkerProcess, data: bytes) -> None:
+        """Run what a worker's stats page asked for (server state and weight only)."""
+        decoder = self._frames.setdefault(worker.pid, FrameDecoder())
+        for command in decoder.feed(data):
+            if allowed_from_worker(command):
+                log.notice(f"stats page (worker {worker.pid}): {command}")
+                self._spawn_task(self.runtime_api.execute(command))
+            else:
+                log.warning(f"worker {worker.pid} sent a command it may not: {command[:80]!r}")
 
     async def _start_generation(self, gen: Generation) -> bool:
         """Start every slot of ``gen`` and wait until all are ready (or one fails)."""
@@ -379,8 +420,10 @@ class Arbiter:
             except OSError as exc:
                 return self._reload_failed([f"[ALERT] cannot bind: {exc}"])
             self.generations[gen.number] = gen
+            self._sync_health(gen)  # servers matched by name keep their state
             if not await self._start_generation(gen):
                 del self.generations[gen.number]
+                self._sync_health(self.current)
                 self._prune_listeners()
                 return self._reload_failed(["[ALERT] the new workers failed to start"])
             old = self.current
@@ -393,6 +436,7 @@ class Arbiter:
                     w.graceful_stop(gen.hard_stop_after)
             self.reloads += 1
             self.region.generation = gen.number
+            self.stats.publish()
             self._sync_vrrp(gen)
             api_errors = await self.runtime_api.sync(gen.config)
             warnings += [f"[ALERT] {e}" for e in api_errors]
@@ -420,6 +464,12 @@ class Arbiter:
         if self.stopping:
             return
         self.listeners.prune([(g.config, g.nworkers) for g in self.generations.values()])
+
+    # ------------------------------------------------------------------ health checks
+
+    def _sync_health(self, gen: Generation) -> None:
+        """Checks and the server state table follow ``gen``'s servers."""
+        self.health.sync(haproxy_plans(gen.config, gen.server_addrs))
 
     # ------------------------------------------------------------------ VRRP
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from lb import RELEASE_DATE, __version__, log
 from lb.config.model import Config, StatsSocket
+from lb.stats.runtime import StatsCommands, stats_info_fields
 from lb.stats.shm import GaugeNames
 
 if TYPE_CHECKING:
@@ -47,8 +48,14 @@ class RuntimeApi:
             ),
             "show proc": ("user", "show processes status", self.cmd_show_proc),
             "show vrrp": ("user", "VRRP instances: state, priority, counters", self.cmd_show_vrrp),
+            "show servers state": (
+                "user",
+                "dump the servers' state (health checks, admin state, weights)",
+                self.cmd_show_servers_state,
+            ),
             "reload": ("admin", "reload the configuration (like SIGUSR2)", self.cmd_reload),
         }
+        self.stats_commands = StatsCommands(arbiter)  # commands with arguments (lb.stats)
 
     # ------------------------------------------------------------------ sockets
 
@@ -121,6 +128,14 @@ class RuntimeApi:
 
     async def execute(self, command: str, level: int = 2) -> str:
         entry = self.commands.get(command)
+        if entry is None:
+            found = self.stats_commands.find(command)
+            if found is not None and LEVELS[found[0]] <= level:
+                try:
+                    return await found[2](found[3])
+                except Exception as exc:  # a bug must not take the master down with it
+                    log.alert(f"runtime API command '{command}' failed: {exc!r}")
+                    return f"Internal error while running '{command}': {exc}\n\n"
         if entry is None or LEVELS[entry[0]] > level:
             return f"Unknown command: '{command}'\n\n" + await self.cmd_help(level)
         try:
@@ -134,6 +149,9 @@ class RuntimeApi:
     async def cmd_help(self, level: int = 2) -> str:
         lines = ["The following commands are valid at this level:"]
         for name, (minimum, text, _h) in self.commands.items():
+            if LEVELS[minimum] <= level:
+                lines.append(f"  {name:<35}: {text}")
+        for name, minimum, text in self.stats_commands.help_lines():
             if LEVELS[minimum] <= level:
                 lines.append(f"  {name:<35}: {text}")
         return "\n".join(lines) + "\n\n"
@@ -172,6 +190,7 @@ class RuntimeApi:
             ("Reloads", a.reloads),
             ("Failed_reloads", a.failed_reloads),
             ("Workers", len([w for w in a.live_workers() if w.generation == gen.number])),
+            *stats_info_fields(a.stats.snapshot(gen.config, gen.maxconn)),
         ]
         return "".join(f"{k}: {v}\n" for k, v in fields) + "\n"
 
@@ -219,6 +238,11 @@ class RuntimeApi:
     async def cmd_show_vrrp(self) -> str:
         vrrp = self.arbiter.vrrp
         return vrrp.show() if vrrp is not None else "no VRRP instance\n\n"
+
+    async def cmd_show_servers_state(self) -> str:
+        from lb.master.health.show import show_servers_state
+
+        return show_servers_state(self.arbiter.health)
 
     async def cmd_reload(self) -> str:
         ok, lines = await self.arbiter.reload()

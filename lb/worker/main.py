@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
     control.setblocking(False)
+    worker.control = control  # the stats page's admin form sends its commands over it
     control.send(READY)
     loop.add_reader(control.fileno(), on_control)
     try:

@@ -165,8 +165,12 @@ class TcpSession:
 
     def start(self) -> None:
         backend = self.backend
-        target = backend.pick()
+        backend_stats = self.worker.backend_stats(backend)
+        backend_stats.stot += 1
+        key = backend.address_key(self.client_addr, self.client) if backend.key_spec.field else None
+        target = backend.pick(key=key)
         if target is not None:
+            self._balanced(target)
             self.connect(target)
         elif backend.limited:  # every server at its maxconn: wait in the backend's queue
             self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued)
@@ -183,14 +187,23 @@ class TcpSession:
             self.termination = "sQ"
             self.close(abort=False)  # timeout queue
             return
+        self._balanced(target)
         self.connect(target)
+
+    def _balanced(self, target: ServerTarget) -> None:
+        self.worker.backend_stats(self.backend).lbtot += 1
+        self.worker.server_stats(self.backend, target).lbtot += 1
 
     def connect(self, target: ServerTarget) -> None:
         if self.closed:
             return
+        if self.target is not target:
+            self.worker.server_stats(self.backend, target).stot += 1
         self.target = target
         if not self.t_conn:
             self.t_conn = self.loop.time()
+        self.worker.backend_stats(self.backend).connect += 1
+        self.worker.server_stats(self.backend, target).connect += 1
         sock = socket.socket(target.family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -229,19 +242,28 @@ class TcpSession:
         if self.server_sock is not None:
             self.server_sock.close()
             self.server_sock = None
+        backend = self.backend
+        be = self.worker.backend_stats(backend)
+        assert self.target is not None
+        srv = self.worker.server_stats(backend, self.target)
         if self.retries_left <= 0:
+            be.econ += 1
+            srv.econ += 1
             self.termination = "SC"
             self.close(abort=False)
             return
+        be.wretr += 1
+        srv.wretr += 1
         self.retries_left -= 1
         self.retries += 1
-        backend = self.backend
         if backend.redispatch and self.retries_left == 0:
             # HAProxy's `option redispatch`: the last retry goes to another server, at once.
             other = backend.pick(avoid=self.target)
             if other is not None and other is not self.target:
                 backend.release(self.target)  # type: ignore[arg-type]
                 self.redispatched = True
+                be.wredis += 1
+                srv.wredis += 1
             elif other is self.target:
                 backend.release(other)  # picked the same one again: keep a single slot
             self.connect(other or self.target)  # type: ignore[arg-type]
@@ -284,6 +306,26 @@ class TcpSession:
         if logger is not None:
             logger.log_tcp(tcp_record(self))
 
+    def _account(self) -> None:
+        """The session's bytes and times in the frontend's, backend's and server's counters."""
+        up, down = self.up, self.down
+        moved_in = up.pump.moved if up is not None else 0  # client → server
+        moved_out = down.pump.moved if down is not None else 0
+        fe = self.frontend.stats
+        be = self.worker.backend_stats(self.backend)
+        fe.bin += moved_in
+        fe.bout += moved_out
+        be.bin += moved_in
+        be.bout += moved_out
+        target = self.target
+        if target is None:
+            return
+        srv = self.worker.server_stats(self.backend, target)
+        srv.bin += moved_in
+        srv.bout += moved_out
+        if self.t_connected:  # HAProxy's tcp averages: the sessions that reached a server
+            srv.observe(0.0, self.t_connected - self.t_conn, -1.0, self.loop.time() - self.t_accept)
+
     def close(self, abort: bool) -> None:
         if self.closed:
             return
@@ -299,6 +341,7 @@ class TcpSession:
             self.loop.remove_writer(self.server_sock.fileno())  # still connecting
         if self.frontend.logger is not None:
             self._log()
+        self._account()
         if self.up is None and not abort:
             _discard_unread(self.client)
         if self.target is not None:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 from lb import log
 from lb._native import PipePool
 from lb.accesslog import AccessLogger, ProcessInfo
+from lb.acl import HttpTxn, ProxyRules, Runtime, compile_condition_of, compile_config
+from lb.stats.admin import encode_frame
+from lb.stats.counters import ObjectCounters, WorkerStats
+from lb.stats.http import admin_static
+from lb.stats.objects import ids_from_boot
+from lb.stats.server_state import state_slots, version_index
 from lb.stats.shm import GaugeNames, SharedRegion
+from lb.stats.source import SnapshotSource
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.boot import WorkerBoot
 from lb.worker.http.session import HttpSession
@@ -25,7 +32,7 @@ from lb.worker.http.upstream import ServerPool
 from lb.worker.tcp_session import TcpSession
 
 if TYPE_CHECKING:
-    from lb.config.model import Proxy
+    from lb.config.model import Config, Proxy, StatsSettings
 
 PROCESS_INFO = ProcessInfo()  # syslog tag, pid, hostname of this worker
 ACCEPT_BATCH = (
@@ -57,7 +64,11 @@ class Frontend:
         "logger",
         "maxconn",
         "name",
+        "own_backend",
         "paused",
+        "routes",
+        "rules",
+        "stats",
     )
 
     def __init__(
@@ -77,6 +88,11 @@ class Frontend:
         self.idle_timeout = _idle_timeout(proxy, backend)
         self.http: HttpSettings | None = None  # set for mode http
         self.logger: AccessLogger | None = None  # set when the frontend has log targets
+        # content switching (lb.acl): None when routing does not depend on the request
+        self.rules: ProxyRules | None = None
+        self.routes: dict[str | None, HttpSettings] = {}  # mode http: backend name → settings
+        self.own_backend = proxy.name if proxy.kind == "listen" else None
+        self.stats = ObjectCounters()  # the worker hands out the published ones
 
 
 def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
@@ -104,6 +120,12 @@ class Worker:
         self.generation = boot.generation
         self.region = SharedRegion.attach(boot.shm_fd)
         self.counters = self.region.counters
+        # the data paths' counters (lb.stats.counters), flushed to this worker's slab
+        stats_ids, slab = ids_from_boot(boot.gauges)
+        self.stats = WorkerStats(self.region.stats, slab, stats_ids)
+        self._stats_ids = stats_ids
+        self._stats_source: SnapshotSource | None = None
+        self.control: socket.socket | None = None  # to the master; main sets it (admin actions)
         gauges = boot.gauges
         self.global_cur = self.region.counter_index(gauges[GaugeNames.GLOBAL_CUR_CONNS])
         self.global_cum = self.region.counter_index(gauges[GaugeNames.GLOBAL_CUM_CONNS])
@@ -119,6 +141,9 @@ class Worker:
         self.stopping = False
         self.globally_paused = False
         self.backends = self._compile_backends()
+        # ACLs and rules, compiled once (files they name are read now, before any chroot)
+        self.rules = compile_config(boot.config)
+        self.rules_runtime: Runtime = self
         self.frontends = self._compile_frontends()
         self.tick = _tick_interval(self.frontends)
         self._resume_handle: asyncio.TimerHandle | None = None
@@ -127,6 +152,10 @@ class Worker:
 
     def _compile_backends(self) -> dict[str, Backend]:
         backends: dict[str, Backend] = {}
+        gauges = self.boot.gauges
+        # The region as 8-byte slots: the reads of a pick (state version, loads)
+        view = memoryview(self.region.mm).cast("q")
+        version = version_index(self.region, gauges.__getitem__)
         for proxy in self.boot.config.proxies:
             if not proxy.has_backend:
                 continue
@@ -134,26 +163,39 @@ class Worker:
             for i, server in enumerate(proxy.servers):
                 family, host, port = self.boot.server_addrs[f"{proxy.name}/{server.name}"]
                 index = self.region.counter_index(
-                    self.boot.gauges[GaugeNames.server_cur_conns(proxy.name, server.name)]
+                    gauges[GaugeNames.server_cur_conns(proxy.name, server.name)]
                 )
-                targets.append(ServerTarget(i, proxy.name, server, family, (host, port), index))
-            position = self.region.counter_index(
-                self.boot.gauges[GaugeNames.backend_rr_position(proxy.name)]
+                state = state_slots(self.region, gauges.__getitem__, proxy.name, server.name)
+                targets.append(
+                    ServerTarget(
+                        i, proxy.name, server, family, (host, port), index, state_index=state.state
+                    )
+                )
+            position = self.region.counter_index(gauges[GaugeNames.backend_rr_position(proxy.name)])
+            backends[proxy.name] = Backend(
+                proxy, targets, self.counters, position, gauges=view, state_version_index=version
             )
-            backends[proxy.name] = Backend(proxy, targets, self.counters, position)
         return backends
 
     def _compile_frontends(self) -> dict[str, Frontend]:
         frontends: dict[str, Frontend] = {}
-        for proxy in self.boot.config.frontends():
-            # The first unconditional use_backend wins, else default_backend.
-            name = proxy.use_backends[0].backend if proxy.use_backends else proxy.default_backend
+        config = self.boot.config
+        for proxy in config.frontends():
+            rules = self.rules.frontends.get(proxy.name)
+            static, name = rules.static_route if rules is not None else (True, None)
+            if rules is None:  # (compile_config covers every enabled proxy)
+                name = proxy.default_backend
             if name is None and proxy.kind == "listen":
                 name = proxy.name
+            # without rules, every connection goes to ``backend``; with, it is the default
             backend = self.backends.get(name) if name else None
             frontend = frontends[proxy.name] = Frontend(
                 proxy, backend, self.region, self.boot.gauges
             )
+            backend_rules = self.rules.backends.get(name) if name else None
+            if not static or (backend_rules is not None and not backend_rules.empty):
+                frontend.rules = rules
+            frontend.stats = self.stats.frontend(proxy.name)
             if proxy.logs.targets:
                 frontend.logger = AccessLogger(
                     proxy.logs.targets,
@@ -164,14 +206,24 @@ class Worker:
                     process=PROCESS_INFO,
                 )
             if proxy.mode == "http":
-                backend_proxy = self.boot.config.backend(name) if name else None
-                frontend.http = HttpSettings(
-                    proxy,
-                    backend_proxy,
-                    backend,
-                    self.boot.config.global_,
-                    self.boot.errorfiles.get(proxy.name, {}),
+                errorfiles = self.boot.errorfiles.get(proxy.name, {})
+                for bp in config.proxies:
+                    if bp.has_backend and not bp.disabled and bp.mode == "http":
+                        frontend.routes[bp.name] = HttpSettings(
+                            proxy,
+                            bp,
+                            self.backends.get(bp.name),
+                            config.global_,
+                            errorfiles,
+                            frontend.rules,
+                            self.rules.backends.get(bp.name),
+                            self.stats,
+                        )
+                frontend.http = frontend.routes.get(name) or HttpSettings(
+                    proxy, None, None, config.global_, errorfiles, counters=self.stats
                 )
+                for settings in {*frontend.routes.values(), frontend.http}:
+                    settings.stats_admin = self._stats_admin(settings.stats, proxy, config)
         for lfd in self.boot.listeners:
             frontend = frontends[lfd.frontend]
             frontend.listeners.append(Listener(frontend, lfd.fd))
@@ -207,10 +259,12 @@ class Worker:
             session.close(abort=True)
         for http in list(self.http_sessions):
             http.abort()
+        self.flush_stats()
         self.loop.stop()
 
     def _maybe_exit(self) -> None:
         if self.stopping and not self.sessions and not self.http_sessions:
+            self.flush_stats()  # the last counts, before the master folds the slab
             self.loop.stop()
 
     def _on_tick(self) -> None:
@@ -220,7 +274,94 @@ class Worker:
             session.close(abort=False)
         for http in [h for h in self.http_sessions if h.deadline and now >= h.deadline]:
             http.on_tick(now)
+        if self.stats.due(now):
+            self.flush_stats()
         self.loop.call_later(self.tick, self._on_tick)
+
+    # ------------------------------------------------------------------ stats
+
+    def flush_stats(self) -> None:
+        """Publish the data paths' counters (and the queue lengths) in this worker's slab."""
+        self.stats.flush(self.loop.time(), {b.name: len(q) for b, q in self.queues.items()})
+
+    @property
+    def stats_source(self) -> SnapshotSource:
+        """What the stats page and /metrics read (``source.take()``: a fresh snapshot)."""
+        if self._stats_source is None:
+            boot = self.boot
+            self._stats_source = SnapshotSource(
+                self.region, boot.config, self._stats_ids, boot.gauges.get, boot.maxconn
+            )
+        return self._stats_source
+
+    def send_admin(self, command: str) -> bool:
+        """Hand a runtime API command (from the stats page's form) to the master."""
+        control = self.control
+        if control is None:
+            return False
+        try:
+            return control.send(encode_frame(command)) > 0
+        except OSError:  # full (the master is not reading) or gone
+            return False
+
+    def _stats_admin(
+        self, stats: StatsSettings | None, proxy: Proxy, config: Config
+    ) -> list[Callable[[HttpTxn, Runtime], bool]]:
+        """``stats admin if COND`` lines that need a request to decide (ACLs)."""
+        if stats is None or admin_static(stats) is not None:
+            return []
+        # the conditions use the ACLs of the proxy whose "stats" lines they are
+        owner = next((p for p in config.proxies if p.stats is stats), proxy)
+        conditions = []
+        for words in stats.admin:
+            test = compile_condition_of(owner, config, words, stats.source)
+            if test is not None:
+                conditions.append(test)
+        return conditions
+
+    # ------------------------------------------------------------------ counters (tcp mode)
+
+    def backend_stats(self, backend: Backend) -> ObjectCounters:
+        return self.stats.backend(backend.name)
+
+    def server_stats(self, backend: Backend, target: ServerTarget) -> ObjectCounters:
+        return self.stats.server(backend.name, target.name)
+
+    # ------------------------------------------------------------------ rules' view of servers
+
+    def servers_up(self, backend: str) -> int:
+        """nbsrv(BACKEND): the servers that may take traffic now."""
+        be = self.backends.get(backend)
+        if be is None:
+            return 0
+        be.refresh()
+        return sum(1 for t in be.servers if t.usable)
+
+    def server_is_up(self, backend: str, server: str) -> bool:
+        """srv_is_up(BACKEND/SERVER), and what use-server asks before it sends there."""
+        be = self.backends.get(backend)
+        if be is None:
+            return False
+        be.refresh()
+        return any(t.usable for t in be.servers if t.name == server)
+
+    def route_connection(
+        self, frontend: Frontend, client_addr: tuple[str, int], sock: socket.socket
+    ) -> Backend | None:
+        """mode tcp with conditional use_backend: the backend for this connection."""
+        rules = frontend.rules
+        assert rules is not None
+        try:
+            local = sock.getsockname()
+        except OSError:
+            local = ("", 0)
+        txn = HttpTxn(
+            b"", b"", "1.1", [], client_addr[0], client_addr[1], local[0], local[1], frontend.name
+        )
+        name = rules.choose_backend(txn, self)
+        if name is None:
+            name = frontend.own_backend
+        return self.backends.get(name) if name else None
 
     # ------------------------------------------------------------------ server queues
 
@@ -311,7 +452,12 @@ class Worker:
                 return
             counters.add(self.global_cum, 1)
             counters.add(frontend.cum_index, 1)
+            stats = frontend.stats
+            stats.conn_tot += 1
+            stats.stot += 1  # HAProxy's frontend sessions: connections, in both modes
             backend = frontend.backend
+            if frontend.rules is not None and frontend.http is None:
+                backend = self.route_connection(frontend, addr, client)
             if backend is None and frontend.http is None:
                 client.close()  # no backend for this connection: HAProxy closes it
                 self._release(frontend)

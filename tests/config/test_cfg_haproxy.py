@@ -131,9 +131,9 @@ def test_valid_tcp_config_exact_model(tmp_path: Path) -> None:
     assert (be.retries, be.redispatch, be.maxconn) == (2, True, None)
     assert be.timeouts == Timeouts(connect=5_000, server=90_000, tunnel=3_600_000)
     assert be.servers == [
-        Server("s1", "10.0.0.1", 80, source=be.servers[0].source, weight=10),
-        Server("s2", "10.0.0.2", 8080, source=be.servers[1].source, weight=0, disabled=True),
-        Server("s3", "2001:db8::1", 81, source=be.servers[2].source),
+        Server("s1", "10.0.0.1", 80, source=be.servers[0].source, weight=10, id=1),
+        Server("s2", "10.0.0.2", 8080, source=be.servers[1].source, weight=0, disabled=True, id=2),
+        Server("s3", "2001:db8::1", 81, source=be.servers[2].source, id=3),
     ]
 
     li = by_name["li"]
@@ -317,21 +317,21 @@ def test_warnings(tmp_path: Path, text: str, fragment: str) -> None:
 
 
 NOT_YET_CASES = [
-    ("userlist users\n  user a password x\n  frobnicate\n", ("userlist", 1)),
+    ("peers mine\n  peer a 127.0.0.1:1024\n  frobnicate\n", ("peers", 1)),
     ("global\n  tune.maxrewrite 1024\n", ("tune.maxrewrite", 2)),
     ("global\n  log-send-hostname\n", ("log-send-hostname", 2)),
     ("global\n  stats socket /x expose-fd listeners\n", ("expose-fd", 2)),
-    (BASE + "  default-server inter 2s\n", ("default-server", 11)),
-    (BASE + "  server s2 10.0.0.1:80 check inter 2s rise 3\n", ("inter", 11)),
+    (BASE + "  default-server agent-check\n", ("agent-check", 11)),
+    (BASE + "  server s2 10.0.0.1:80 check inter 2s maxqueue 3\n", ("maxqueue", 11)),
     (BASE + "  server s2 10.0.0.1:80-90\n", ("80-90", 11)),
-    (BASE + "  hash-type consistent\n", ("hash-type", 11)),
-    (BASE + "  balance leastconn\n", ("balance leastconn", 11)),
-    (BASE + "  timeout check 5s\n", ("timeout check", 11)),
+    (BASE + "  hash-balance-factor 150\n", ("hash-balance-factor", 11)),
+    (BASE + "  balance rdp-cookie\n", ("balance rdp-cookie", 11)),
+    (BASE + "  http-check connect\n", ("http-check connect", 11)),
     ("frontend fe\n  bind :443 ssl crt /etc/x.pem\n", ("ssl", 2)),
     ("frontend fe\n  bind :443 ssl crt /etc/x.pem\n", ("crt", 2)),
     ("frontend fe\n  bind unix@/run/x.sock\n", ("unix@", 2)),
     ("frontend fe\n  bind :80-90\n", ("80-90", 2)),
-    ("frontend fe\n  bind :80\n  use_backend b unless x\n", ("use_backend unless", 3)),
+    ("frontend fe\n  bind :80\n  http-request set-nice 1\n", ("http-request set-nice", 3)),
     ("frontend fe\n  bind :80\n  no option tcpka\n", ("no option tcpka", 3)),
     (".if defined(X)\n.endif\n", (".if", 1)),
 ]
@@ -350,7 +350,7 @@ def test_not_supported_yet(tmp_path: Path, text: str, expected: tuple[str, int])
 def test_unsupported_section_body_is_skipped_quietly(tmp_path: Path) -> None:
     result = load_text(tmp_path, NOT_YET_CASES[0][0], unsupported="warn")
     assert messages(result) == [
-        f"[WARNING] {tmp_path / 'lb.cfg'}:1: 'userlist' is not supported yet (section)"
+        f"[WARNING] {tmp_path / 'lb.cfg'}:1: 'peers' is not supported yet (section)"
     ]
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from tests.support.clients import free_port
-from tests.support.http_servers import HttpBackend
 from tests.support.lbproc import LbProcess, tcp_config
 from tests.support.peers import need_command
 from tests.support.procs import ProcRef, wait_gone
@@ -147,18 +146,3 @@ def start_proxy(
     yield start
     for h in haps:
         h.close()
-
-
-@pytest.fixture
-def http_backend(tmp_path: Path) -> Iterator[Callable[..., HttpBackend]]:
-    """Start http_servers.py backends: ``http_backend("s1")``; killed by pid at teardown."""
-    made: list[HttpBackend] = []
-
-    def make(name: str = "", port: int = 0) -> HttpBackend:
-        b = HttpBackend(tmp_path, name=name or f"s{len(made) + 1}", port=port)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.stop()

@@ -33,10 +33,11 @@ def default_response(status: int) -> bytes:
 class ErrorResponses:
     """Status → the bytes to send; errorfiles override the defaults."""
 
-    __slots__ = ("_responses",)
+    __slots__ = ("_responses", "custom")
 
     def __init__(self, errorfiles: dict[int, bytes] | None = None) -> None:
         self._responses = {code: default_response(code) for code in _MESSAGES}
+        self.custom = frozenset(errorfiles or ())  # statuses an errorfile answers
         for code, raw in (errorfiles or {}).items():
             self._responses[code] = raw
 

@@ -212,6 +212,15 @@ def response_has_body(status: int, request_method: bytes) -> bool:
     return not (request_method == b"HEAD" or status in (204, 304) or 100 <= status < 200)
 
 
+def end_to_end(
+    headers: list[tuple[bytes, bytes]], connection_tokens: frozenset[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` without the hop-by-hop ones (after rules rewrote a head: a rule may
+    add any header, framing ones included, and lb writes those itself)."""
+    drop = HOP_BY_HOP | connection_tokens
+    return [kv for kv in headers if kv[0].lower() not in drop]
+
+
 def forwarded_headers(
     head: Head, *, extra: Sequence[tuple[bytes, bytes]] = ()
 ) -> list[tuple[bytes, bytes]]:

@@ -21,11 +21,15 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from lb.acl import Answer, HttpTxn
+from lb.balance import PickKey
+from lb.stats.http import handle_prometheus_request, handle_stats_request, stats_match
 from lb.worker.http.head import (
     BadMessage,
     Framing,
     Head,
     analyse,
+    end_to_end,
     forwarded_headers,
     render_request,
     render_response,
@@ -35,7 +39,8 @@ from lb.worker.http.logging import http_record
 from lb.worker.http.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
-    from lb.worker.backends import ServerTarget
+    from lb.stats.counters import ObjectCounters
+    from lb.worker.backends import Backend, ServerTarget
     from lb.worker.http.settings import HttpSettings
     from lb.worker.worker import Frontend, Worker
 
@@ -65,11 +70,14 @@ class Request:
         "forwarding",
         "head",
         "logged",
+        "persisted",
         "redispatched",
         "resp_headers",
         "retries",
+        "routed",
         "sent_body",
         "server_name",
+        "srv_stats",
         "t_begin",
         "t_conn",
         "t_connected",
@@ -77,6 +85,7 @@ class Request:
         "t_head",
         "t_resp",
         "trailers",
+        "txn",
     )
 
     def __init__(self, head: Head, now: float) -> None:
@@ -100,6 +109,10 @@ class Request:
         self.forwarding = False  # the head went to a server: body pieces go straight on
         self.sent_body = False  # some body bytes went to a server (no replay then)
         self.trailers: list[tuple[bytes, bytes]] = []
+        self.txn: HttpTxn | None = None  # what the rules see, when the proxies have rules
+        self.persisted = b""  # the server cookie value the client's cookie named, if valid
+        self.routed = False  # handed to a backend (its counters count the request)
+        self.srv_stats: ObjectCounters | None = None  # the counters of its server
 
 
 class HttpSession(asyncio.Protocol):
@@ -132,6 +145,7 @@ class HttpSession(asyncio.Protocol):
         "response_started",
         "retries_left",
         "settings",
+        "stats_wait",
         "stopping",
         "t_accept",
         "t_idle_from",
@@ -180,6 +194,7 @@ class HttpSession(asyncio.Protocol):
         self.client_paused = False
         self.upstream_paused = False
         self.stopping = False
+        self.stats_wait = False  # a stats page POST waits for its body
         self.closed = False
         self.phase = WAIT_REQUEST
         self.deadline = 0.0
@@ -191,7 +206,8 @@ class HttpSession(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip, self.client_port = peer[0], peer[1]
-        if self.frontend.logger is not None:  # a system call per connection: only for logs
+        # a system call per connection: only for logs and rules (dst, dst_port)
+        if self.frontend.logger is not None or self.frontend.rules is not None:
             local = transport.get_extra_info("sockname")
             if local:
                 self.local_ip, self.local_port = local[0], local[1]
@@ -352,6 +368,8 @@ class HttpSession(asyncio.Protocol):
                 req.body.append(end)
         if len(self.queue) > 4:  # pipelining: enough requests waiting, read no further
             self._pause_client()
+        if self.stats_wait and req is self.current:
+            self._serve_stats(req)
 
     @staticmethod
     def _body_end(req: Request) -> bytes:
@@ -367,14 +385,42 @@ class HttpSession(asyncio.Protocol):
     def _serve_next(self) -> None:
         if self.closed or not self.queue:
             return
-        self.current = self.queue[0]
-        backend = self.settings.backend
+        req = self.current = self.queue[0]
+        self.frontend.stats.req_tot += 1
+        chosen = None
+        if self.frontend.rules is not None:
+            routed = self._route(req)
+            if routed is False:
+                return  # answered by a rule, or no backend
+            chosen = routed
+        settings = self.settings
+        backend = settings.backend
         if backend is None:
+            if settings.stats is not None and stats_match(settings.stats, req.head.url):
+                self.frontend.stats.intercepted += 1
+                self._serve_stats(req)  # a "listen stats" without servers
+                return
             self.send_error(503)
             return
+        stats = settings.stats
+        if stats is not None and stats_match(stats, req.head.url):
+            self.frontend.stats.intercepted += 1
+            self._serve_stats(req)
+            return
         self.retries_left = backend.retries
-        target = backend.pick()
+        req.routed = True
+        be = settings.be_stats
+        be.stot += 1
+        be.req_tot += 1
+        if chosen is None and settings.cookie is not None:
+            chosen = self._persistent_server(req, settings)
+        if chosen is not None:
+            self._use_server(chosen)
+            return
+        key = self._pick_key(req, backend) if backend.key_spec.field else None
+        target = backend.pick(key=key)
         if target is not None:
+            self._balanced(target)
             self._use_server(target)
         elif backend.limited:  # every server at its maxconn: the backend's queue
             self.phase = CONNECT
@@ -382,6 +428,169 @@ class HttpSession(asyncio.Protocol):
             self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued)
         else:
             self.send_error(503)
+
+    def _route(self, req: Request) -> ServerTarget | bool | None:
+        """http-request rules, use_backend, the backend's rules and use-server.
+
+        Returns the server use-server named (its slot taken), None to let persistence
+        and balancing choose, or False when the request was answered here.
+        """
+        fe = self.frontend.rules
+        assert fe is not None
+        head = req.head
+        txn = req.txn = self._txn(req)
+        rt = self.worker.rules_runtime
+        answer = fe.http_request(txn, rt)
+        if answer is None:
+            name = fe.choose_backend(txn, rt)
+            settings = self.frontend.routes.get(name or self.frontend.own_backend)
+            if settings is None:
+                self.send_error(503, "SC")
+                return False
+            self.settings = settings
+            txn.backend = settings.backend_name
+            be = settings.rules
+            if be is not None and be is not fe:
+                answer = be.http_request(txn, rt)
+        if answer is not None:
+            self._answer(req, answer)
+            return False
+        # what the rules rewrote goes to the server
+        head.method, head.url = txn.method, txn.url
+        head.kept = end_to_end(txn.headers, head.connection_tokens)
+        be = self.settings.rules
+        backend = self.settings.backend
+        if be is None or backend is None:
+            return None
+        server = be.use_server(txn, rt)
+        if server is None:
+            return None
+        target = self.settings.servers_by_name.get(server)
+        if target is not None and backend.acquire(target):
+            return target
+        return None
+
+    def _persistent_server(self, req: Request, settings: HttpSettings) -> ServerTarget | None:
+        """The server the client's persistence cookie names, if it may take the request."""
+        cookie = settings.cookie
+        backend = settings.backend
+        assert cookie is not None and backend is not None
+        found = cookie.find(req.head.headers)
+        if found is None:
+            return None
+        if found.headers is not None:  # indirect / prefix: the server sees its own cookie
+            req.head.headers = found.headers
+            req.head.kept = end_to_end(found.headers, req.head.connection_tokens)
+        target = backend.by_cookie.get(found.value.decode("latin-1"))
+        if target is None or not backend.acquire(target):
+            return None  # an unknown, down or full server: balanced, and a new cookie
+        req.persisted = found.value
+        return target
+
+    @staticmethod
+    def _pick_key(req: Request, backend: Backend) -> PickKey | None:
+        """What a hashing algorithm hashes, for the field it asks for."""
+        spec = backend.key_spec
+        field = spec.field
+        if field == "uri" or field == "param":
+            return PickKey(uri=req.head.url.decode("latin-1"))
+        if field == "header":
+            name = (spec.name or "").lower().encode()
+            return PickKey(header=req.head.header(name))
+        return None
+
+    def _serve_stats(self, req: Request) -> None:
+        """The stats page (``stats uri``): answered here, from the shared counters."""
+        stats = self.settings.stats
+        assert stats is not None
+        if req.head.method == b"POST" and not req.complete:
+            self.stats_wait = True  # the admin form: its body first (on_message_complete)
+            return
+        self.stats_wait = False
+        admin = None
+        conditions = self.settings.stats_admin
+        if conditions:
+            txn = req.txn or self._txn(req)
+            admin = any(cond(txn, self.worker.rules_runtime) for cond in conditions)
+        body = b"".join(req.body) if req.head.method == b"POST" else b""
+        req.body.clear()
+        status, headers, payload = handle_stats_request(
+            stats,
+            req.head.method,
+            req.head.url,
+            req.head.headers,
+            self.worker.stats_source,
+            proxy_name=self.settings.backend_name or self.frontend.name,
+            body=body,
+            admin_allowed=admin,
+            admin_sink=self.worker.send_admin,
+        )
+        self._answer_now(req, Answer(status, headers, payload), "LR")
+
+    def _serve_service(self, req: Request, service: str) -> None:
+        """``http-request use-service``: lb's own services answer the request."""
+        if service == "prometheus-exporter":
+            status, headers, payload = handle_prometheus_request(
+                req.head.method, req.head.url, self.worker.stats_source
+            )
+        else:  # compile_action only lets the known ones through
+            status, headers, payload = 500, [], b""
+        self._answer_now(req, Answer(status, headers, payload), "LR")
+
+    def _txn(self, req: Request) -> HttpTxn:
+        head = req.head
+        return HttpTxn(
+            head.method,
+            head.url,
+            head.version,
+            head.headers,
+            self.client_ip,
+            self.client_port,
+            self.local_ip,
+            self.local_port,
+            self.frontend.name,
+        )
+
+    def _answer(self, req: Request, answer: Answer) -> None:
+        """A rule answered (deny, redirect, return, auth…): send it; the server sees nothing."""
+        fe = self.frontend.stats
+        if answer.service:
+            fe.intercepted += 1
+            self._serve_service(req, answer.service)
+            return
+        if answer.errorfile:  # deny, tarpit, auth: HAProxy's denied requests
+            fe.dreq += 1
+            if req.routed:
+                self.settings.be_stats.dreq += 1
+        else:  # redirect, return: answered by lb itself
+            fe.intercepted += 1
+        if answer.tarpit:
+            self._arm(CONNECT, 0.0)  # no other timeout while the client is held
+            delay = self.settings.tarpit_timeout
+            self.loop.call_later(delay, self._answer_now, req, answer, "PT")
+            return
+        self._answer_now(req, answer, "PR")
+
+    def _answer_now(self, req: Request, answer: Answer, termination: str) -> None:
+        if self.closed:
+            return
+        keep = (
+            req.head.keep_alive
+            and req.complete
+            and not answer.close
+            and not self.stopping
+            and self.settings.connection_mode != "close"
+        )
+        if answer.errorfile and answer.status in self.settings.errors.custom:
+            data = self.settings.errors[answer.status]
+            keep = False
+        else:
+            data = answer.render(req.head.version, keep)
+        self.out.append(data)
+        self.flush()
+        self._log(req, answer.status, termination if answer.status >= 400 else "--")
+        self.keep_client = keep
+        self._finish_exchange(None, server_reusable=False)
 
     def _dequeued(self, target: ServerTarget | None) -> None:
         if self.closed:
@@ -393,7 +602,13 @@ class HttpSession(asyncio.Protocol):
         if target is None:
             self.send_error(503, "sQ")  # timeout queue
             return
+        self._balanced(target)
         self._use_server(target)
+
+    def _balanced(self, target: ServerTarget) -> None:
+        """The balancing algorithm chose ``target`` (lbtot: not persistence, not use-server)."""
+        self.settings.be_stats.lbtot += 1
+        self.settings.srv_stats[target.index].lbtot += 1
 
     def _give_back(self, target: ServerTarget) -> None:
         backend = self.settings.backend
@@ -410,6 +625,10 @@ class HttpSession(asyncio.Protocol):
         self.target = target
         req = self.current
         assert req is not None
+        if req.server_name != target.name:  # (a retry on the same server is not counted)
+            srv = req.srv_stats = self.settings.srv_stats[target.index]
+            srv.stot += 1
+            srv.req_tot += 1
         req.server_name = target.name
         req.t_conn = self.loop.time()
         pool = self.worker.server_pool(target)
@@ -424,10 +643,15 @@ class HttpSession(asyncio.Protocol):
         elif reuse == "always" or self.requests_done > 0:
             # http-reuse safe: a connection's first request gets a connection of its own
             conn = pool.take(self.worker.clock)
+        srv = self.settings.srv_stats[target.index]
         if conn is not None:
             req.t_connected = req.t_conn
+            self.settings.be_stats.reuse += 1
+            srv.reuse += 1
             self._send_request(conn)
             return
+        self.settings.be_stats.connect += 1
+        srv.connect += 1
         self._arm(CONNECT, self.settings.connect_timeout)
         task = self.loop.create_task(
             self.loop.create_connection(
@@ -455,15 +679,22 @@ class HttpSession(asyncio.Protocol):
     def _connect_failed(self) -> None:
         backend = self.settings.backend
         assert backend is not None and self.target is not None
+        be, srv = self.settings.be_stats, self.settings.srv_stats[self.target.index]
         if self.retries_left <= 0:
+            be.econ += 1
+            srv.econ += 1
             self.send_error(503, "SC")
             return
+        be.wretr += 1
+        srv.wretr += 1
         self.retries_left -= 1
         if self.current is not None:
             self.current.retries += 1
         if backend.redispatch and self.retries_left == 0:
             other = backend.pick(avoid=self.target)
             if other is not None:
+                be.wredis += 1
+                srv.wredis += 1
                 self._release_slot()  # the slot on the failed server goes back
                 if self.current is not None:
                     self.current.redispatched = True
@@ -565,6 +796,20 @@ class HttpSession(asyncio.Protocol):
             self.out.append(render_response(status, resp.reason, forwarded_headers(resp), tail))
             self._start_tunnel(conn)
             return
+        settings = self.settings
+        if req.txn is not None and settings.response_rules:
+            answer = self._response_rules(req, resp)
+            if answer is not None:
+                self._replace_response(conn, req, answer)
+                return
+            status = resp.status
+        if settings.cookie is not None and self.target is not None:
+            cookie_value = (self.target.cookie or "").encode("latin-1")
+            rewritten = settings.cookie.response(
+                resp.kept, cookie_value, req.persisted == cookie_value, status
+            )
+            if rewritten is not resp.kept:
+                resp.kept = rewritten
         has_body = response_has_body(status, req.head.method)
         keep = (
             req.head.keep_alive
@@ -606,6 +851,36 @@ class HttpSession(asyncio.Protocol):
             # llhttp cannot be told the request was HEAD: it would wait for a body
             conn.new_response_parser()
             self.response_complete(conn)
+
+    def _response_rules(self, req: Request, resp: Head) -> Answer | None:
+        """http-response rules of the backend, then of the frontend, on the server's head."""
+        txn = req.txn
+        assert txn is not None
+        rt = self.worker.rules_runtime
+        txn.set_response(resp.status, resp.headers, resp.reason)
+        be, fe = self.settings.rules, self.frontend.rules
+        answer = be.http_response(txn, rt) if be is not None else None
+        if answer is None and fe is not None and fe is not be:
+            answer = fe.http_response(txn, rt)
+        if answer is None:
+            resp.status, resp.reason = txn.status, txn.reason
+            resp.kept = end_to_end(txn.resp_headers or [], resp.connection_tokens)
+        return answer
+
+    def _replace_response(self, conn: UpstreamConnection, req: Request, answer: Answer) -> None:
+        """http-response deny (or a rule's own answer): the server's response is dropped,
+        and so is its connection, which still carries the body."""
+        self.frontend.stats.dresp += 1
+        self.settings.be_stats.dresp += 1
+        if self.target is not None:
+            self.settings.srv_stats[self.target.index].dresp += 1
+        conn.session = None  # the rest of what it parses is nobody's
+        conn.close()
+        self.upstream = None
+        self.resp = None
+        self.response_started = False
+        self._release_slot()
+        self._answer_now(req, answer, "PH")
 
     def response_body(self, body: bytes) -> None:
         transport = self.transport
@@ -785,14 +1060,76 @@ class HttpSession(asyncio.Protocol):
         self.close()
 
     def _log(self, req: Request | None, status: int, termination: str) -> None:
-        logger = self.frontend.logger
-        if logger is None or (req is not None and req.logged):
-            return
+        """The end of one request: its counters, then its log line (once per request)."""
         if req is not None:
+            if req.logged:
+                return
             req.logged = True
-        logger.log_http(http_record(self, req, status, termination))
+        self._account(req, status, termination)
+        logger = self.frontend.logger
+        if logger is not None:
+            logger.log_http(http_record(self, req, status, termination))
         self.bytes_out = 0
         self.t_idle_from = self.loop.time()
+
+    def _account(self, req: Request | None, status: int, termination: str) -> None:
+        """One answered request in the frontend's, backend's and server's counters."""
+        klass = status // 100 if status < 1000 else 0
+        out = self.bytes_out
+        fe = self.frontend.stats
+        fe.http_rsp[klass] += 1
+        fe.bout += out
+        if req is None:
+            fe.ereq += 1  # not even a request line
+            return
+        bytes_in = req.bytes_in
+        fe.bin += bytes_in
+        if not req.routed:
+            if status == 400 or status == 408:
+                fe.ereq += 1
+            return
+        be = self.settings.be_stats
+        be.http_rsp[klass] += 1
+        be.bin += bytes_in
+        be.bout += out
+        srv = req.srv_stats
+        if srv is not None:
+            srv.http_rsp[klass] += 1
+            srv.bin += bytes_in
+            srv.bout += out
+        if termination != "--" or status >= 500:
+            self._account_error(req, status, termination, be, srv)
+        if req.t_resp:  # HAProxy's averages count the requests a server answered
+            t_conn, t_connected = req.t_conn, req.t_connected
+            (srv or be).observe(
+                req.t_dequeued - (req.t_head or req.t_begin) if req.t_dequeued else 0.0,
+                t_connected - t_conn if t_connected > t_conn else -1.0,
+                req.t_resp - (t_connected or t_conn),
+                self.loop.time() - req.t_begin,
+            )
+
+    @staticmethod
+    def _account_error(
+        req: Request,
+        status: int,
+        termination: str,
+        be: ObjectCounters,
+        srv: ObjectCounters | None,
+    ) -> None:
+        """What went wrong with a request, by HAProxy's counters: the server's fault before
+        a response (eresp), or an abort during the transfer (cli_abrt / srv_abrt)."""
+        who, when = termination[0], termination[1]
+        if status == 502 or status == 504:
+            name = "eresp"
+        elif when == "D" and who in "Cc":
+            name = "cli_abrt"
+        elif when == "D" and who in "Ss":
+            name = "srv_abrt"
+        else:
+            return
+        setattr(be, name, getattr(be, name) + 1)
+        if srv is not None:
+            setattr(srv, name, getattr(srv, name) + 1)
 
     def bad_request(self) -> None:
         self.send_error(400)

@@ -3,10 +3,15 @@ its backend and global: timeouts, limits, connection mode, headers, error pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from lb.acl import HttpTxn, ProxyRules, Runtime
 from lb.config.model import Global, Proxy
-from lb.worker.backends import Backend
+from lb.stats.counters import ObjectCounters, WorkerStats
+from lb.worker.backends import Backend, ServerTarget
 from lb.worker.http.errors import ErrorResponses
 from lb.worker.http.head import ForwardFor
+from lb.worker.http.persistence import CookieRules
 
 _MODE_RANK = {"keep-alive": 0, "server-close": 1, "close": 2}
 
@@ -19,17 +24,27 @@ class HttpSettings:
     __slots__ = (
         "abortonclose",
         "backend",
+        "backend_name",
+        "be_stats",
         "bufsize",
         "client_timeout",
         "connect_timeout",
         "connection_mode",
+        "cookie",
         "errors",
         "forwardfor",
         "http_request_timeout",
         "keep_alive_timeout",
         "maxhdr",
+        "response_rules",
         "reuse",
+        "rules",
         "server_timeout",
+        "servers_by_name",
+        "srv_stats",
+        "stats",
+        "stats_admin",
+        "tarpit_timeout",
         "tunnel_timeout",
     )
 
@@ -40,8 +55,33 @@ class HttpSettings:
         backend: Backend | None,
         g: Global,
         errorfiles: dict[int, bytes],
+        frontend_rules: ProxyRules | None = None,
+        backend_rules: ProxyRules | None = None,
+        counters: WorkerStats | None = None,
     ) -> None:
         self.backend = backend
+        self.backend_name = backend_proxy.name if backend_proxy is not None else ""
+        self.servers_by_name: dict[str, ServerTarget] = (
+            {t.name: t for t in backend.servers} if backend is not None else {}
+        )
+        # the backend's compiled rules (None: it has none); for a listen, the frontend's
+        has_rules = backend_rules is not None and not backend_rules.empty
+        self.rules = backend_rules if has_rules else None
+        self.response_rules = any(
+            r is not None and r.has_response_rules for r in (frontend_rules, backend_rules)
+        )
+        # counters (lb.stats): the backend's, and its servers' by index
+        counters = counters if counters is not None else WorkerStats(None, -1, {})
+        be_name = backend_proxy.name if backend_proxy is not None else ""
+        self.be_stats: ObjectCounters = counters.backend(be_name)
+        self.srv_stats: list[ObjectCounters] = [
+            counters.server(be_name, t.name) for t in (backend.servers if backend else [])
+        ]
+        # the stats page: the backend's settings (a listen's own), else the frontend's
+        self.stats = (backend_proxy.stats if backend_proxy is not None else None) or frontend.stats
+        self.stats_admin: list[Callable[[HttpTxn, Runtime], bool]] = []  # set by the worker
+        cookie = backend_proxy.cookie if backend_proxy is not None else None
+        self.cookie = CookieRules(cookie) if cookie is not None else None
         self.bufsize = g.tune_bufsize
         self.maxhdr = g.tune_http_maxhdr
         ft = frontend.timeouts
@@ -65,3 +105,6 @@ class HttpSettings:
         )
         self.forwardfor = ForwardFor(ff.header, ff.except_net, ff.if_none) if ff else None
         self.errors = ErrorResponses(errorfiles)
+        # HAProxy: timeout tarpit defaults to timeout connect
+        tarpit = bt.tarpit if bt.tarpit is not None else ft.tarpit
+        self.tarpit_timeout = _seconds(tarpit) if tarpit is not None else self.connect_timeout
