@@ -1,8 +1,9 @@
 """The keepalived-syntax parser: block tree → ``Keepalived`` model, then cross-checks.
 
-VRRP is supported (lb/vrrp). keepalived's checkers are not built yet: the model
-is filled in full anyway, and each virtual_server block gets one "not supported
-yet" at its line.
+VRRP is supported (lb/vrrp), and ``virtual_server IP PORT`` with NAT and TCP
+(lb.config.keepalived_vs makes it a proxy). The model is filled in full anyway;
+what lb cannot honour (``lb_kind DR``, ``protocol UDP``, ``fwmark``, …) is
+reported as "not supported yet" at its line.
 """
 
 from __future__ import annotations
@@ -438,6 +439,8 @@ class KeepalivedParser:
         if args[0] in ("fwmark", "group"):
             if args[0] == "fwmark":
                 self._int(node, 1, 2**32 - 1, args[1])
+            # a proxy needs an address and a port to listen on: marks and groups have none
+            self.report.not_yet(node.source, f"virtual_server {args[0]}")
             vs = VirtualServer(host=f"{args[0]} {args[1]}", port=0, source=node.source)
         else:
             vs = VirtualServer(
@@ -445,16 +448,23 @@ class KeepalivedParser:
                 port=self._int(node, 0, 65535, args[1]),
                 source=node.source,
             )
+            if vs.port == 0:  # LVS: every port of a persistent service
+                self.report.not_yet(node.source, "virtual_server port 0")
 
-        def choice(attr: str, allowed: tuple[str, ...]) -> Callable[[Node], None]:
+        def choice(
+            attr: str, allowed: tuple[str, ...], supported: tuple[str, ...]
+        ) -> Callable[[Node], None]:
             def set_choice(n: Node) -> None:
-                value = self._value(n)
+                # "lvs_method TUN type gue port 6080 …": the method is the first word
+                value = n.args[0] if n.args and n.args[0] == "TUN" else self._value(n)
                 if value not in allowed:
                     self.report.alert(
                         n.source,
                         f"'{n.keyword}' must be one of {', '.join(allowed)}, got '{value}'",
                     )
                     raise _Bad
+                if value not in supported:
+                    self.report.not_yet(n.source, f"{n.keyword} {value}")
                 setattr(vs, attr, value)
 
             return set_choice
@@ -462,40 +472,59 @@ class KeepalivedParser:
         algos, kinds = kk.LVS_SCHEDULERS, kk.LVS_METHODS
         setters: dict[str, Callable[[Node], None]] = {
             "delay_loop": lambda n: _set(vs, "delay_loop", self._positive_seconds(n)),
-            "lb_algo": choice("lb_algo", algos),
-            "lvs_sched": choice("lb_algo", algos),
-            "lb_kind": choice("lb_kind", kinds),
-            "lvs_method": choice("lb_kind", kinds),
-            "protocol": choice("protocol", ("TCP", "UDP", "SCTP")),
-            "persistence_timeout": lambda n: _set(vs, "persistence_timeout", self._seconds(n)),
+            "lb_algo": choice("lb_algo", algos, algos),
+            "lvs_sched": choice("lb_algo", algos, algos),
+            "lb_kind": choice("lb_kind", kinds, ("NAT",)),
+            "lvs_method": choice("lb_kind", kinds, ("NAT",)),
+            "protocol": choice("protocol", ("TCP", "UDP", "SCTP"), ("TCP",)),
+            "persistence_timeout": lambda n: self._persistence(vs, n),
+            "inhibit_on_failure": lambda n: _set(vs, "inhibit_on_failure", self._flag(n)),
             "real_server": lambda n: vs.real_servers.append(self._real_server(n)),
         }
+        for key in kk.CHECK_DEFAULTS:
+            setters[key] = lambda n: vs.check_defaults.append(self._raw_block(n, 0))
         self._each("virtual_server", self._block(node), setters)
         self.model.virtual_servers.append(vs)
 
+    def _persistence(self, vs: VirtualServer, node: Node) -> None:
+        # "persistence_timeout" alone: keepalived's 6 minutes
+        vs.persistence_timeout = self._seconds(node) if node.args else 360_000
+        self.report.not_yet(node.source, "persistence_timeout", "LVS client persistence")
+
     def _real_server(self, node: Node) -> RealServer:
-        if len(node.args) != 2:
-            self.report.alert(node.source, "'real_server' expects 'IP PORT'")
+        if not 1 <= len(node.args) <= 2:
+            self.report.alert(node.source, "'real_server' expects 'IP [PORT]'")
             raise _Bad
         rs = RealServer(
             host=self._ip(node, node.args[0]),
-            port=self._int(node, 0, 65535, node.args[1]),
+            port=self._int(node, 0, 65535, node.args[1]) if len(node.args) == 2 else 0,
             source=node.source,
         )
+        setters: dict[str, Callable[[Node], None]] = {
+            "weight": lambda n: _set(rs, "weight", self._int(n, 0, 65535)),
+            "inhibit_on_failure": lambda n: _set(rs, "inhibit_on_failure", self._flag(n)),
+            "notify_up": lambda n: _set(rs, "notify_up", self._notify(n)),
+            "notify_down": lambda n: _set(rs, "notify_down", self._notify(n)),
+        }
+        for key in (*kk.CHECK_DEFAULTS, "delay_loop"):
+            setters[key] = lambda n: rs.check_defaults.append(self._raw_block(n, 0))
+        others: list[Node] = []
         for child in self._block(node):
-            if child.keyword in kk.CHECK_BLOCKS:
-                if child.block is None:
-                    self.report.alert(child.source, f"'{child.keyword}' expects a '{{ … }}' block")
-                    continue
+            if child.keyword not in kk.CHECK_BLOCKS:
+                others.append(child)
+            elif child.block is None:
+                self.report.alert(child.source, f"'{child.keyword}' expects a '{{ … }}' block")
+            else:
                 rs.checks.append(self._raw_block(child, 0))
-                continue
-            if self._lookup("real_server", child) is None:
-                continue
-            try:
-                rs.weight = self._int(child, 0, 65535)
-            except _Bad:
-                pass
+        self._each("real_server", others, setters)
         return rs
+
+    def _notify(self, node: Node) -> list[str]:
+        # COMMAND [USER [GROUP]]; the command is one word, usually quoted
+        if not 1 <= len(node.args) <= 3:
+            self.report.alert(node.source, f"'{node.keyword}' expects 'COMMAND [USER [GROUP]]'")
+            raise _Bad
+        return list(node.args)
 
     def _raw_block(self, node: Node, depth: int) -> KeepalivedBlock:
         block = KeepalivedBlock(keyword=node.keyword, source=node.source, args=list(node.args))
@@ -558,6 +587,26 @@ def validate_keepalived(model: Keepalived, report: Reporter) -> None:
                 report.alert(
                     group.source, f"vrrp_sync_group '{group.name}': no vrrp_instance '{member}'"
                 )
+
+    seen_services: dict[tuple[str, int, str], Source] = {}
+    for vs in model.virtual_servers:
+        service = (vs.host, vs.port, vs.protocol)
+        if service in seen_services:
+            report.alert(
+                vs.source,
+                f"virtual_server {vs.host} {vs.port} ({vs.protocol}) already declared at "
+                f"{seen_services[service]}",
+            )
+        seen_services.setdefault(service, vs.source)
+        seen_reals: dict[tuple[str, int], Source] = {}
+        for rs in vs.real_servers:
+            real = (rs.host, rs.port or vs.port)
+            if real in seen_reals:
+                report.alert(
+                    rs.source,
+                    f"real_server {real[0]} {real[1]} already declared at {seen_reals[real]}",
+                )
+            seen_reals.setdefault(real, rs.source)
 
 
 def _family(inst: VrrpInstance) -> int:

@@ -2,9 +2,10 @@
 
 Each block kind has a table: keyword → ``KaKeyword``. ``modelled`` says the
 parser fills the model from it; ``status`` says whether lb acts on it. VRRP
-(global_defs, vrrp_script, vrrp_instance, vrrp_sync_group) is supported;
-keepalived's checkers (virtual_server) are not built yet: such a block is
-reported once at its first line. Recognised but unmodelled keywords are
+(global_defs, vrrp_script, vrrp_instance, vrrp_sync_group) is supported, and so
+is ``virtual_server IP PORT`` with NAT and TCP: lb proxies it (docs/keepalived.md).
+Values lb cannot honour (``lb_kind DR``, ``protocol UDP``, ``fwmark``, …) are
+reported by the parser at their line. Recognised but unmodelled keywords are
 reported one by one, and unknown keywords are errors.
 """
 
@@ -40,7 +41,12 @@ TOP_LEVEL = _table(
     "net_namespace_ipvs instance use_pid_dir",
     supported=True,
 )
-TOP_LEVEL["virtual_server"] = KaKeyword("virtual_server", True)  # LVS: the checker issue
+TOP_LEVEL["virtual_server"] = KaKeyword(
+    "virtual_server",
+    True,
+    Status.SUPPORTED,
+    "`IP PORT`: a mode-tcp proxy; `fwmark N` and `group NAME` are not supported yet",
+)
 
 # Keywords that make a file keepalived syntax when they come first.
 FIRST_WORDS = frozenset({*TOP_LEVEL, "include"})
@@ -105,19 +111,85 @@ VRRP_SYNC_GROUP = _table(
     supported=True,
 )
 
+# Checker settings that a virtual_server gives its real servers, and a real_server its
+# checkers (keepalived: "the virtual server setting is the default for real servers, and
+# the real server setting is the default for checkers").
+CHECK_DEFAULTS = words("connect_timeout retry delay_before_retry alpha virtualhost")
+
 VIRTUAL_SERVER = _table(
-    "delay_loop lb_algo lvs_sched lb_kind lvs_method protocol persistence_timeout real_server",
-    "persistence_granularity virtualhost sorry_server sorry_server_inhibit sorry_server_lvs_method "
-    "ha_suspend quorum hysteresis alpha omega quorum_up quorum_down retry delay_before_retry "
-    "connect_timeout ops one_packet_scheduling inhibit_on_failure warmup ip_family "
-    "smtp_alert virtualhost_name",
+    "delay_loop lb_algo lvs_sched lb_kind lvs_method protocol real_server inhibit_on_failure "
+    + " ".join(sorted(CHECK_DEFAULTS)),
+    "persistence_granularity persistence_engine sorry_server sorry_server_inhibit "
+    "sorry_server_lvs_method ha_suspend quorum hysteresis omega quorum_up quorum_down ops "
+    "one_packet_scheduling warmup ip_family smtp_alert virtualhost_name snmp_name flag-1 "
+    "flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback",
+    supported=True,
+)
+VIRTUAL_SERVER["lb_kind"] = KaKeyword(
+    "lb_kind", True, Status.SUPPORTED, "NAT (lb proxies: see docs/keepalived.md); DR, TUN not yet"
+)
+VIRTUAL_SERVER["lvs_method"] = KaKeyword("lvs_method", True, Status.SUPPORTED, "as lb_kind")
+VIRTUAL_SERVER["protocol"] = KaKeyword(
+    "protocol", True, Status.SUPPORTED, "TCP; UDP and SCTP are not supported yet"
+)
+VIRTUAL_SERVER["lb_algo"] = KaKeyword(
+    "lb_algo", True, Status.SUPPORTED, "`balance lvs:NAME` (lb/balance/lvs.py)"
+)
+VIRTUAL_SERVER["lvs_sched"] = KaKeyword("lvs_sched", True, Status.SUPPORTED, "as lb_algo")
+VIRTUAL_SERVER["inhibit_on_failure"] = KaKeyword(
+    "inhibit_on_failure",
+    True,
+    Status.SUPPORTED,
+    "lb keeps a failed server listed (DOWN): no new connection, established ones go on",
+)
+VIRTUAL_SERVER["persistence_timeout"] = KaKeyword(
+    "persistence_timeout", True, note="LVS client persistence: lb has no stick tables yet"
 )
 
 REAL_SERVER = _table(
-    "weight",
-    "inhibit_on_failure notify_up notify_down uthreshold lthreshold connect_timeout retry "
-    "delay_before_retry delay_loop alpha omega smtp_alert virtualhost warmup "
-    "lvs_method",
+    "weight inhibit_on_failure delay_loop notify_up notify_down "
+    + " ".join(sorted(CHECK_DEFAULTS)),
+    "uthreshold lthreshold omega smtp_alert warmup lvs_method snmp_name",
+    supported=True,
+)
+REAL_SERVER["weight"] = KaKeyword(
+    "weight", True, Status.SUPPORTED, "0..256 (lb's range): a larger one is not supported yet"
+)
+REAL_SERVER["notify_up"] = KaKeyword(
+    "notify_up", True, Status.SUPPORTED, "`COMMAND [USER [GROUP]]`, run without a shell"
+)
+REAL_SERVER["notify_down"] = KaKeyword("notify_down", True, Status.SUPPORTED, "as notify_up")
+
+# The options of each checker lb runs (lb.master.health.keepalived reads them).
+# MISC_CHECK takes the common options from alpha on, and no connection options.
+_CHECKER_COMMON = "connect_timeout retry nb_get_retry delay_before_retry delay_loop alpha"
+_CHECKER_COMMON_NOT_YET = "warmup log_all_failures"
+_CONNECTION = "connect_ip connect_port"
+_CONNECTION_NOT_YET = "bindto bind_if bind_port fwmark"
+_CONNECTED = _table(
+    f"{_CONNECTION} {_CHECKER_COMMON}",
+    f"{_CONNECTION_NOT_YET} {_CHECKER_COMMON_NOT_YET}",
+    supported=True,
+)
+CHECKERS: dict[str, dict[str, KaKeyword]] = {
+    "TCP_CHECK": _CONNECTED,
+    "PING_CHECK": _CONNECTED,
+    "HTTP_GET": _table(
+        f"{_CONNECTION} {_CHECKER_COMMON} url http_protocol virtualhost",
+        f"{_CONNECTION_NOT_YET} {_CHECKER_COMMON_NOT_YET} fast_recovery",
+        supported=True,
+    ),
+    "MISC_CHECK": _table(
+        f"{_CHECKER_COMMON} misc_path misc_timeout user",
+        f"{_CHECKER_COMMON_NOT_YET} misc_dynamic",
+        supported=True,
+    ),
+}
+# HTTP_GET's url { … } block
+CHECK_URL = _table(
+    "path digest status_code virtualhost regex regex_no_match",
+    "regex_options regex_stack regex_min_offset regex_max_offset tls_compliant",
+    supported=True,
 )
 
 # Keywords whose value is a '{ … }' block; every other keyword takes none.
@@ -127,7 +199,8 @@ BLOCK_KEYWORDS = words(
     "track_interface track_script unicast_peer group"
 )
 
-# Check blocks of a real_server: kept whole as KeepalivedBlock for the checker issue.
+# Check blocks of a real_server, kept whole as KeepalivedBlock; those not in CHECKERS
+# are not supported yet.
 CHECK_BLOCKS = words(
     "TCP_CHECK HTTP_GET SSL_GET MISC_CHECK SMTP_CHECK DNS_CHECK UDP_CHECK PING_CHECK "
     "FILE_CHECK BFD_CHECK"

@@ -18,6 +18,7 @@ from lb.config.diagnostics import LoadResult
 from lb.config.haproxy import HaproxyParser
 from lb.config.haproxy_validate import validate_proxies
 from lb.config.keepalived import KeepalivedParser
+from lb.config.keepalived_vs import virtual_server_proxies
 from lb.config.model import Config, Source
 from lb.config.report import Reporter
 
@@ -60,15 +61,36 @@ def load_files(
             report.alert(Source(path, 0), f"internal error while parsing: {type(e).__name__}: {e}")
     haproxy.finish()
     validate_proxies(haproxy.drafts, report)
+    proxies = haproxy.proxies()
+    ka_model = keepalived.finish() if keepalived else None
+    if ka_model is not None:
+        # keepalived's virtual servers are proxies too, after the HAProxy ones
+        proxies += virtual_server_proxies(ka_model, proxies, report)
     config = Config(
         files=files,
         global_=haproxy.global_,
-        proxies=haproxy.proxies(),
-        keepalived=keepalived.finish() if keepalived else None,
+        proxies=proxies,
+        keepalived=ka_model,
         userlists=haproxy.userlists,
     )
     _check_rules(config, report)
+    _check_real_servers(config, report)
     return LoadResult(config if report.hard_alerts == 0 else None, report.diagnostics)
+
+
+def _check_real_servers(config: Config, report: Reporter) -> None:
+    """Build every keepalived check spec once, as the master will: a wrong one is
+    reported at its line now (lb -c), not when the master starts checking."""
+    if config.keepalived is None or all(p.virtual_server is None for p in config.proxies):
+        return
+    # imported here: the specs live with the checker, and only virtual servers need them
+    from lb.master.health.keepalived import check_real_servers
+    from lb.vrrp.scripts import script_account
+
+    defs = config.keepalived.global_defs
+    check_real_servers(
+        config, lambda user, group: script_account(user, group, defs), report.alert, report.not_yet
+    )
 
 
 def _check_rules(config: Config, report: Reporter) -> None:

@@ -36,10 +36,14 @@ class Bind(Struct):
     v6only: bool = False  # bind option v6only
     name: str = ""  # bind option name
     backlog: int | None = None  # bind option backlog
+    # IP_FREEBIND: bind before the address is configured here (a keepalived virtual_server
+    # on a VIP that VRRP moves between hosts)
+    freebind: bool = False
 
     def key(self) -> str:
         """Identity of the listening socket: same key across reloads = same socket."""
-        return f"{self.host}|{self.port}|{int(self.v4v6)}|{int(self.v6only)}"
+        key = f"{self.host}|{self.port}|{int(self.v4v6)}|{int(self.v6only)}"
+        return key + "|freebind" if self.freebind else key
 
 
 class Server(Struct):
@@ -278,6 +282,9 @@ class Proxy(Struct):
     http: HttpOptions = field(default_factory=HttpOptions)
     logs: LogOptions = field(default_factory=LogOptions)
     stats: StatsSettings | None = None  # the stats page, when any "stats" keyword enables it
+    # The keepalived virtual_server this proxy stands for (lb.config.keepalived_vs): its
+    # real servers are checked by their own check blocks, not by HAProxy's check options.
+    virtual_server: VirtualServer | None = None
 
     @property
     def has_frontend(self) -> bool:
@@ -429,12 +436,19 @@ class VrrpSyncGroup(Struct):
 
 class RealServer(Struct):
     host: str
-    port: int
+    port: int  # 0: the virtual server's port
     source: Source
     weight: int = 1
-    # The raw check blocks (TCP_CHECK, HTTP_GET, MISC_CHECK, …): keyword → list of
-    # (keyword, args) pairs. The health-check issue gives them behaviour.
+    inhibit_on_failure: bool = False
+    # The raw check blocks (TCP_CHECK, HTTP_GET, MISC_CHECK, …), turned into check
+    # specs by lb.master.health.keepalived.
     checks: list[KeepalivedBlock] = field(default_factory=list)
+    # Checker defaults set on the real server (connect_timeout, retry, delay_before_retry,
+    # delay_loop, alpha, virtualhost): its checkers inherit them, as keepalived's do.
+    check_defaults: list[KeepalivedBlock] = field(default_factory=list)
+    # notify_up / notify_down as written: COMMAND [USER [GROUP]] (run without a shell)
+    notify_up: list[str] = field(default_factory=list)
+    notify_down: list[str] = field(default_factory=list)
 
 
 class KeepalivedBlock(Struct):
@@ -450,12 +464,15 @@ class VirtualServer(Struct):
     host: str  # address, or "fwmark N" / "group NAME" as written
     port: int
     source: Source
-    lb_algo: str = "wrr"
+    lb_algo: str = "wlc"  # keepalived's default scheduler (IPVS_DEF_SCHED)
     lb_kind: str = "NAT"
     protocol: str = "TCP"
     delay_loop: int = 60000  # ms
     persistence_timeout: int | None = None
+    inhibit_on_failure: bool = False
     real_servers: list[RealServer] = field(default_factory=list)
+    # Checker defaults set on the virtual server, inherited by its real servers' checkers.
+    check_defaults: list[KeepalivedBlock] = field(default_factory=list)
 
 
 class GlobalDefs(Struct):

@@ -109,12 +109,16 @@ _KEEPALIVED_INTRO = """\
 - Durations are seconds, possibly fractional (`advert_int 0.5`), kept in ms.
 
 VRRP is supported: `global_defs`, `vrrp_script`, `vrrp_instance` and
-`vrrp_sync_group` run in lb's master (see `docs/vrrp.md`). keepalived's checkers
-are not built yet: each `virtual_server` block gets one "not supported yet". The
-parser fills the model in full and checks it (`virtual_router_id` and `priority`
-within 1..255, a `track_script` naming a missing `vrrp_script`, sync-group
-members, invalid IP addresses, duplicate instance names and router ids). Keywords
-that are recognised but not modelled get their own "not supported yet"; unknown keywords are ALERTs.
+`vrrp_sync_group` run in lb's master (see `docs/vrrp.md`). A `virtual_server IP
+PORT` with `lb_kind NAT` and `protocol TCP` becomes a mode-tcp proxy named
+`vs_IP_PORT`, its real servers balanced by `lb_algo` and checked by the master with
+their check blocks (see `docs/keepalived.md`); `lb_kind DR|TUN`, `protocol
+UDP|SCTP`, `fwmark`, `group` and `persistence_timeout` are "not supported yet" at
+their line. The parser fills the model in full and checks it (`virtual_router_id`
+and `priority` within 1..255, a `track_script` naming a missing `vrrp_script`,
+sync-group members, invalid IP addresses, duplicate instance names and router ids,
+duplicate virtual and real servers). Keywords that are recognised but not modelled
+get their own "not supported yet"; unknown keywords are ALERTs.
 """
 
 # Tables list what works first.
@@ -147,12 +151,13 @@ def _option_table(entries: Iterable[OptionWord]) -> list[str]:
 
 
 def _ka_table(table: dict[str, kk.KaKeyword], block: str) -> list[str]:
-    lines = ["| keyword | in the model | status |", "|---|---|---|"]
+    lines = ["| keyword | in the model | status | notes |", "|---|---|---|---|"]
     for k in sorted(table.values(), key=lambda e: (not e.modelled, e.name)):
         status = k.status.value
-        if block == "top level" and k.modelled and k.name != "global_defs":
+        if block == "top level" and k.modelled and k.status is not Status.SUPPORTED:
             status += " (reported once per block)"
-        lines.append(f"| `{k.name}` | {'yes' if k.modelled else 'no'} | {status} |")
+        modelled = "yes" if k.modelled else "no"
+        lines.append(f"| `{k.name}` | {modelled} | {status} | {k.note} |")
     return lines
 
 
@@ -254,16 +259,26 @@ def render_reference() -> str:
         "authentication": "`authentication { … }` (in vrrp_instance)",
         "vrrp_sync_group": "`vrrp_sync_group NAME { … }`",
         "virtual_server": "`virtual_server IP PORT | fwmark N | group NAME { … }`",
-        "real_server": "`real_server IP PORT { … }` (in virtual_server)",
+        "real_server": "`real_server IP [PORT] { … }` (in virtual_server)",
     }
     for block, table in kk.BLOCK_TABLES.items():
         out += [f"### {titles[block]}", ""]
         out += _ka_table(table, block)
         out += [""]
-    checks = ", ".join(f"`{c}`" for c in sorted(kk.CHECK_BLOCKS))
+    run = ", ".join(f"`{c}`" for c in kk.CHECKERS)
+    not_run = ", ".join(f"`{c}`" for c in sorted(kk.CHECK_BLOCKS - set(kk.CHECKERS)))
     out += [
-        f"Check blocks inside `real_server` ({checks}) are kept whole in the model for",
-        "the health-check work.",
+        f"Check blocks inside `real_server`: the master runs {run}; {not_run} are",
+        "not supported yet. The options of each:",
+        "",
+    ]
+    for checker, table in kk.CHECKERS.items():
+        out += [f"#### `{checker} {{ … }}`", ""]
+        out += _ka_table(table, checker)
+        out += [""]
+    out += ["#### `url { … }` (in HTTP_GET)", ""]
+    out += _ka_table(kk.CHECK_URL, "url")
+    out += [
         "",
         "`virtual_ipaddress` lines: `ADDRESS[/PREFIX]` then options; "
         + ", ".join(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from lb import log
 from lb.master import sd_notify
 from lb.master.generation import Generation, LoadFailure, load_generation
-from lb.master.health import HealthChecker, haproxy_plans
+from lb.master.health import HealthChecker, server_plans
 from lb.master.listeners import ListenerSet
 from lb.master.runtime_api import RuntimeApi
 from lb.master.workers import WorkerProcess, listener_fds, spawn_worker
@@ -469,7 +469,7 @@ class Arbiter:
 
     def _sync_health(self, gen: Generation) -> None:
         """Checks and the server state table follow ``gen``'s servers."""
-        self.health.sync(haproxy_plans(gen.config, gen.server_addrs))
+        self.health.sync(server_plans(gen.config, gen.server_addrs))
 
     # ------------------------------------------------------------------ VRRP
 

@@ -12,6 +12,9 @@ import socket
 from lb.config.model import Bind, Config
 
 DEFAULT_BACKLOG = 1024
+# <linux/in.h>, <linux/in6.h>: not exported by Python's socket module
+IP_FREEBIND = 15
+IPV6_FREEBIND = 78  # Linux 4.15; older kernels take IP_FREEBIND on IPv6 sockets too
 
 
 def socket_for(bind: Bind) -> socket.socket:
@@ -26,6 +29,8 @@ def socket_for(bind: Bind) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6 and (bind.v4v6 or bind.v6only):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if bind.v4v6 else 1)
+        if bind.freebind:
+            _set_freebind(sock, family)
         sock.bind((host, bind.port))
         sock.listen(bind.backlog or DEFAULT_BACKLOG)
         sock.setblocking(False)
@@ -33,6 +38,18 @@ def socket_for(bind: Bind) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _set_freebind(sock: socket.socket, family: int) -> None:
+    """Let the socket bind an address this host does not hold (yet): a VIP that VRRP
+    gives to the peer until it fails. Connections arrive once the address is added."""
+    if family == socket.AF_INET6:
+        try:
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+            return
+        except OSError:
+            pass
+    sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
 
 
 class ListenerSet:

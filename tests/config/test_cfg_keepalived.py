@@ -207,12 +207,15 @@ def test_full_model(tmp_path: Path) -> None:
     reported = {
         (d.message.split("'")[1], d.source.line) for d in result.diagnostics if d.level == "WARNING"
     }
-    # VRRP is supported: only keepalived's checkers (virtual_server) and AH are not built yet
+    # VRRP and NAT virtual servers are supported: what a proxy cannot do is reported
     assert reported == {
         ("auth_type AH", line_of("        auth_type AH")),
-        ("virtual_server", line_of("virtual_server 192.0.2.10 80 {")),
-        ("virtual_server", line_of("virtual_server fwmark 7 {")),
+        ("lb_kind DR", line_of("    lb_kind DR")),
+        ("persistence_timeout", line_of("    persistence_timeout 50")),
+        ("virtual_server fwmark", line_of("virtual_server fwmark 7 {")),
     }
+    # neither becomes a proxy: DR is not something a proxy can do, nor is a mark
+    assert result.config is not None and result.config.proxies == []
 
 
 def test_include_relative_glob_and_missing(tmp_path: Path) -> None:

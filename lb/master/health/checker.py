@@ -27,7 +27,7 @@ from lb.master.health.machine import HealthCounter, Phase, Transition
 from lb.master.health.probes import CheckResult, run_check
 from lb.master.health.schedule import first_check_offset_ms
 from lb.master.health.slowstart import ramp_done, ramp_step_ms, ramp_weight
-from lb.master.health.spec import ServerPlan
+from lb.master.health.spec import Notify, ServerPlan
 from lb.stats.runtime import admin_flags, parse_weight
 from lb.stats.server_state import (
     ADMIN_CMAINT,
@@ -40,6 +40,7 @@ from lb.stats.server_state import (
     ServerStateTable,
     StateSlots,
 )
+from lb.vrrp.scripts import NOTIFY_TIMEOUT, ScriptError, run_command
 
 SlotsOf = Callable[[str, str], StateSlots]
 Prober = Callable[..., object]  # async (CheckSpec) -> CheckResult; tests inject their own
@@ -55,6 +56,7 @@ class ServerHealth:
         "config_disabled",
         "config_weight",
         "counter",
+        "notify_task",
         "plan",
         "ramp_start",
         "slots",
@@ -74,6 +76,7 @@ class ServerHealth:
         self.config_weight = plan.weight
         self.config_disabled = plan.disabled
         self.checked_once = False
+        self.notify_task: asyncio.Task[None] | None = None  # the last notify program started
 
     @property
     def key(self) -> str:
@@ -103,6 +106,20 @@ class ServerHealth:
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+async def _run_notify(key: str, notify: Notify, previous: asyncio.Task[None] | None) -> None:
+    if previous is not None:
+        await asyncio.wait([previous])
+    try:
+        code = await run_command(
+            list(notify.argv), uid=notify.uid, gid=notify.gid, timeout=NOTIFY_TIMEOUT
+        )
+    except ScriptError as exc:
+        log.warning(f"notify script of {key}: {exc}")
+        return
+    if code != 0:
+        log.warning(f"notify script {notify.argv[0]} of {key} exited with {code}")
 
 
 class HealthChecker:
@@ -304,6 +321,19 @@ class HealthChecker:
         )
         if transition is not None:
             self._log_transition(sh, result, transition)
+            self._notify(sh, transition)
+
+    def _notify(self, sh: ServerHealth, transition: Transition) -> None:
+        """keepalived's notify_up / notify_down, one after another per server (a flap
+        runs down then up, in that order), off the check loop."""
+        up = transition is Transition.WENT_UP
+        notify = sh.plan.notify_up if up else sh.plan.notify_down
+        if notify is None:
+            return
+        previous = sh.notify_task
+        sh.notify_task = asyncio.get_running_loop().create_task(
+            _run_notify(sh.key, notify, previous), name=f"notify {sh.key}"
+        )
 
     def _comeback(self, sh: ServerHealth) -> OpState:
         """Up again after down or maintenance: the slowstart ramp, if any, starts now."""

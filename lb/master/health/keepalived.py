@@ -7,24 +7,31 @@ keepalived's meaning, mapped onto the rise/fall machine:
 - a failed check of a live server is retried ``retry`` times,
   ``delay_before_retry`` apart (3 s for HTTP_GET, 1 s for the others), before
   it goes down: fall = retry + 1 (retry defaults to 1, 0 for MISC_CHECK);
-- checks run every ``delay_loop`` (the checker's, else the virtual server's);
-  ``connect_timeout`` (5 s) bounds each check;
+- checks run every ``delay_loop``; ``connect_timeout`` (5 s) bounds each check;
+- a setting on the virtual_server is the default for its real servers, one on
+  the real_server the default for its checkers;
 - several checkers on one real server must all pass; the first one's timing
   is used for all.
 
+Each virtual_server that lb proxies (lb.config.keepalived_vs) is a backend
+whose servers get these specs instead of HAProxy's check options.
+
 Everything here is pure; a value lb cannot use raises ``SpecError`` with the
-line it comes from.
+line it comes from. What lb recognises but does not do goes to ``not_yet``
+and is left out.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 import shlex
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
-from lb.config.model import Keepalived, KeepalivedBlock, RealServer, Source, VirtualServer
+from lb.config import keepalived_keywords as kk
+from lb.config.keepalived_vs import server_name
+from lb.config.model import Config, KeepalivedBlock, RealServer, Source, VirtualServer
 from lb.config.units import parse_int, parse_seconds
 from lb.master.health.httpcheck import KeepalivedUrl, keepalived_request
 from lb.master.health.schedule import Timing
@@ -33,6 +40,7 @@ from lb.master.health.spec import (
     HttpProbe,
     IcmpProbe,
     MiscProbe,
+    Notify,
     Probe,
     ServerPlan,
     Target,
@@ -40,61 +48,128 @@ from lb.master.health.spec import (
 )
 
 DEFAULT_CONNECT_TIMEOUT = 5000  # ms
-SUPPORTED = ("TCP_CHECK", "HTTP_GET", "MISC_CHECK", "PING_CHECK")
-_MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
+SUPPORTED = tuple(kk.CHECKERS)
 
-# (user, group) → (uid, gid); the checker passes lb.vrrp.scripts.script_account
+# (user, group) → (uid, gid); the master passes lb.vrrp.scripts.script_account
 AccountOf = Callable[[str | None, str | None], tuple[int | None, int | None]]
+# (where, what): something lb recognises but does not do, left out of the spec
+NotYet = Callable[[Source, str], None]
+Options = dict[str, KeepalivedBlock]
 
 
 class SpecError(ValueError):
     def __init__(self, source: Source, message: str) -> None:
         super().__init__(f"{source}: {message}")
         self.source = source
+        self.message = message
+
+
+def _ignore(source: Source, what: str) -> None:
+    pass
 
 
 def _family(host: str) -> int:
     return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
 
 
-def _name(host: str, port: int) -> str:
-    if ":" in host:
-        return f"[{host}]:{port}"
-    return f"{host}:{port}" if port else host
+# --------------------------------------------------------------------------- plans
 
 
-def keepalived_plans(model: Keepalived, account_of: AccountOf) -> list[ServerPlan]:
-    """One plan per real server, named "VIP:PORT" / "RIP:PORT"."""
-    plans: list[ServerPlan] = []
-    for vs in model.virtual_servers:
-        backend = _name(vs.host, vs.port)
-        for rs in vs.real_servers:
-            plans.append(
-                ServerPlan(
-                    backend=backend,
-                    server=_name(rs.host, rs.port),
-                    weight=rs.weight,
-                    check=real_server_check(vs, rs, account_of),
-                    address=rs.host,
-                    port=rs.port,
-                )
+def keepalived_plans(
+    config: Config, plans: Iterable[ServerPlan], account_of: AccountOf
+) -> list[ServerPlan]:
+    """``plans`` (haproxy_plans'), with each virtual_server proxy's servers checked and
+    notified as keepalived would. Raises SpecError (lb -c reported it already)."""
+    real: dict[str, tuple[VirtualServer, RealServer]] = {}
+    for proxy in config.proxies:
+        vs = proxy.virtual_server
+        if vs is not None:
+            for rs in vs.real_servers:
+                real[f"{proxy.name}/{server_name(vs, rs)}"] = (vs, rs)
+    out = []
+    for plan in plans:
+        found = real.get(plan.key)
+        if found is not None:
+            vs, rs = found
+            plan = replace(
+                plan,
+                check=real_server_check(vs, rs, account_of),
+                notify_up=_notify(rs.notify_up, rs.source, account_of),
+                notify_down=_notify(rs.notify_down, rs.source, account_of),
             )
-    return plans
+        out.append(plan)
+    return out
 
 
-def real_server_check(vs: VirtualServer, rs: RealServer, account_of: AccountOf) -> CheckSpec | None:
+def check_real_servers(
+    config: Config, account_of: AccountOf, alert: NotYet, not_yet: NotYet
+) -> None:
+    """For the loader (lb -c): build every spec as ``keepalived_plans`` will, report what
+    is wrong, and copy rise, fall and intervals onto the proxies' servers, where the
+    stats and the runtime API read them."""
+    for proxy in config.proxies:
+        vs = proxy.virtual_server
+        if vs is None:
+            continue
+        servers = {s.name: s for s in proxy.servers}
+        for rs in vs.real_servers:
+            try:
+                spec = real_server_check(vs, rs, account_of, not_yet)
+                _notify(rs.notify_up, rs.source, account_of)
+                _notify(rs.notify_down, rs.source, account_of)
+            except SpecError as e:
+                alert(e.source, e.message)
+                continue
+            server = servers[server_name(vs, rs)]
+            server.check = spec is not None
+            if spec is not None:
+                timing = spec.timing
+                server.rise, server.fall = spec.rise, spec.fall
+                server.inter, server.fastinter, server.downinter = (
+                    timing.inter,
+                    timing.fastinter,
+                    timing.downinter,
+                )
+
+
+def _notify(words: list[str], source: Source, account_of: AccountOf) -> Notify | None:
+    """``notify_up|notify_down COMMAND [USER [GROUP]]``: the command split as a shell
+    would, then run without one (keepalived passes no argument)."""
+    if not words:
+        return None
+    argv = tuple(shlex.split(words[0]))
+    if not argv:
+        raise SpecError(source, "empty notify command")
+    user = words[1] if len(words) > 1 else None
+    group = words[2] if len(words) > 2 else None
+    try:
+        uid, gid = account_of(user, group)
+    except KeyError as e:
+        raise SpecError(source, f"unknown user or group {e}") from None
+    return Notify(argv, uid, gid)
+
+
+# --------------------------------------------------------------------------- one real server
+
+
+def real_server_check(
+    vs: VirtualServer, rs: RealServer, account_of: AccountOf, not_yet: NotYet = _ignore
+) -> CheckSpec | None:
     if not rs.checks:
         return None
+    inherited = {b.keyword: b for b in (*vs.check_defaults, *rs.check_defaults)}
+    port = rs.port or vs.port
     probes: list[Probe] = []
     first: tuple[Timing, int, bool] | None = None
     for block in rs.checks:
-        if block.keyword not in SUPPORTED:
-            raise SpecError(block.source, f"'{block.keyword}' is not supported yet")
-        options = _options(block)
+        table = kk.CHECKERS.get(block.keyword)
+        if table is None:
+            not_yet(block.source, block.keyword)
+            continue
+        options = {**inherited, **_options(block, table, not_yet)}
+        connect_ip = _value(options, "connect_ip", rs.host)
         target = Target(
-            _family(_value(options, "connect_ip", rs.host)),
-            _value(options, "connect_ip", rs.host),
-            _int(options, "connect_port", rs.port, 1, 65535),
+            _family(connect_ip), connect_ip, _int(options, "connect_port", port, 1, 65535)
         )
         connect_timeout = _ms(options, "connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         delay_loop = _ms(options, "delay_loop", vs.delay_loop)
@@ -113,25 +188,50 @@ def real_server_check(vs: VirtualServer, rs: RealServer, account_of: AccountOf) 
             timeout_check=connect_timeout,
         )
         if first is None:
-            first = (timing, retry + 1, "alpha" in options)
+            first = (timing, retry + 1, _alpha(options))
         if block.keyword == "TCP_CHECK":
             probes.append(TcpProbe(target))
         elif block.keyword == "PING_CHECK":
             probes.append(IcmpProbe(target))
         elif block.keyword == "HTTP_GET":
-            probes.extend(_http_get(block, target, options))
+            probes.extend(_http_get(block, target, options, not_yet))
         else:
-            probes.append(_misc(block, delay_loop, account_of))
-    assert first is not None
+            probes.append(_misc(block, options, delay_loop, account_of))
+    if first is None:  # only checkers lb does not run: unchecked, as in HAProxy without check
+        return None
     timing, fall, alpha = first
     return CheckSpec(tuple(probes), timing, rise=1, fall=fall, start_full=not alpha)
 
 
-def _options(block: KeepalivedBlock) -> dict[str, KeepalivedBlock]:
-    return {child.keyword: child for child in block.children if child.keyword != "url"}
+def _options(block: KeepalivedBlock, table: dict[str, kk.KaKeyword], not_yet: NotYet) -> Options:
+    """The checker's options by keyword (``url`` blocks apart); unknown ones are errors."""
+    out: Options = {}
+    for child in block.children:
+        entry = table.get(child.keyword)
+        if entry is None:
+            raise SpecError(
+                child.source, f"unknown keyword '{child.keyword}' in '{block.keyword}' block"
+            )
+        if not entry.modelled:
+            not_yet(child.source, child.keyword)
+        elif child.keyword != "url":
+            out[child.keyword] = child
+    return out
 
 
-def _value(options: dict[str, KeepalivedBlock], key: str, default: str) -> str:
+def _alpha(options: Options) -> bool:
+    node = options.get("alpha")
+    if node is None:
+        return False
+    if not node.args:
+        return True
+    word = node.args[0].lower()
+    if word not in ("true", "yes", "on", "false", "no", "off"):
+        raise SpecError(node.source, f"'alpha' expects true or false, got '{node.args[0]}'")
+    return word in ("true", "yes", "on")
+
+
+def _value(options: Options, key: str, default: str) -> str:
     node = options.get(key)
     if node is None:
         return default
@@ -145,7 +245,7 @@ def _value(options: dict[str, KeepalivedBlock], key: str, default: str) -> str:
     return node.args[0]
 
 
-def _int(options: dict[str, KeepalivedBlock], key: str, default: int, lo: int, hi: int) -> int:
+def _int(options: Options, key: str, default: int, lo: int, hi: int) -> int:
     node = options.get(key)
     if node is None:
         return default
@@ -155,7 +255,7 @@ def _int(options: dict[str, KeepalivedBlock], key: str, default: int, lo: int, h
         raise SpecError(node.source, str(e)) from None
 
 
-def _ms(options: dict[str, KeepalivedBlock], key: str, default: int) -> int:
+def _ms(options: Options, key: str, default: int) -> int:
     node = options.get(key)
     if node is None:
         return default
@@ -169,7 +269,7 @@ def _ms(options: dict[str, KeepalivedBlock], key: str, default: int) -> int:
 
 
 def _http_get(
-    block: KeepalivedBlock, target: Target, options: dict[str, KeepalivedBlock]
+    block: KeepalivedBlock, target: Target, options: Options, not_yet: NotYet
 ) -> list[HttpProbe]:
     protocol = _value(options, "http_protocol", "1.0")
     if protocol not in ("1.0", "1.0C", "1.1"):
@@ -177,7 +277,7 @@ def _http_get(
     default_host = _value(options, "virtualhost", str(target))
     probes = []
     for url in (c for c in block.children if c.keyword == "url"):
-        fields = {c.keyword: c for c in url.children}
+        fields = _options(url, kk.CHECK_URL, not_yet)
         path = _value(fields, "path", "")
         if not path:
             raise SpecError(url.source, "'url' needs a 'path'")
@@ -218,17 +318,16 @@ def _status_range(node: KeepalivedBlock, word: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _misc(block: KeepalivedBlock, delay_loop: int, account_of: AccountOf) -> MiscProbe:
-    fields = {c.keyword: c for c in block.children}
-    node = fields.get("misc_path")
+def _misc(
+    block: KeepalivedBlock, options: Options, delay_loop: int, account_of: AccountOf
+) -> MiscProbe:
+    node = options.get("misc_path")
     if node is None or not node.args:
         raise SpecError(block.source, "'MISC_CHECK' needs a 'misc_path'")
-    if "misc_dynamic" in fields:
-        raise SpecError(fields["misc_dynamic"].source, "'misc_dynamic' is not supported yet")
     # One quoted word or several: the command line, split as a shell would, run without one.
     argv = tuple(shlex.split(" ".join(node.args)))
-    timeout = _ms(fields, "misc_timeout", delay_loop)
-    user_node = fields.get("user")
+    timeout = _ms(options, "misc_timeout", delay_loop)
+    user_node = options.get("user")
     user = group = None
     if user_node is not None:
         if not 1 <= len(user_node.args) <= 2:

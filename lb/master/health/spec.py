@@ -68,6 +68,15 @@ class CheckSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Notify:
+    """A program run when the server goes up or down (keepalived's notify_up/notify_down)."""
+
+    argv: tuple[str, ...]
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServerPlan:
     backend: str
     server: str
@@ -79,6 +88,8 @@ class ServerPlan:
     server_id: int = 0
     address: str = ""  # as shown by the runtime API
     port: int = 0
+    notify_up: Notify | None = None
+    notify_down: Notify | None = None
 
     @property
     def key(self) -> str:
