@@ -173,7 +173,7 @@ class TcpSession:
             self._balanced(target)
             self.connect(target)
         elif backend.limited:  # every server at its maxconn: wait in the backend's queue
-            self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued)
+            self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued, key)
         else:
             self.close(abort=False)  # no usable server: HAProxy closes the client
 

@@ -17,6 +17,7 @@ from lb import log
 from lb._native import PipePool
 from lb.accesslog import AccessLogger, ProcessInfo
 from lb.acl import HttpTxn, ProxyRules, Runtime, compile_condition_of, compile_config
+from lb.balance import PickKey
 from lb.stats.admin import encode_frame
 from lb.stats.counters import ObjectCounters, WorkerStats
 from lb.stats.http import admin_static
@@ -33,6 +34,9 @@ from lb.worker.tcp_session import TcpSession
 
 if TYPE_CHECKING:
     from lb.config.model import Config, Proxy, StatsSettings
+
+# a request or connection waiting for a server slot: deadline, call back, hashing key
+Waiter = tuple[float, Callable[[ServerTarget | None], None], PickKey | None]
 
 PROCESS_INFO = ProcessInfo()  # syslog tag, pid, hostname of this worker
 ACCEPT_BATCH = (
@@ -135,7 +139,7 @@ class Worker:
         self.http_sessions: set[HttpSession] = set()
         self._pools: dict[ServerTarget, ServerPool] = {}
         # server maxconn: what waits for a free server slot, per backend, in arrival order
-        self.queues: dict[Backend, deque[tuple[float, Callable[[ServerTarget | None], None]]]] = {}
+        self.queues: dict[Backend, deque[Waiter]] = {}
         self._queue_timer: asyncio.TimerHandle | None = None
         self.clock = loop.time()
         self.stopping = False
@@ -366,11 +370,19 @@ class Worker:
     # ------------------------------------------------------------------ server queues
 
     def wait_for_server(
-        self, backend: Backend, timeout: float, callback: Callable[[ServerTarget | None], None]
+        self,
+        backend: Backend,
+        timeout: float,
+        callback: Callable[[ServerTarget | None], None],
+        key: PickKey | None = None,
     ) -> None:
-        """Every server of ``backend`` is full: call back with a slot, or None at ``timeout``."""
+        """Every server of ``backend`` is full: call back with a slot, or None at ``timeout``.
+
+        ``key`` is what a hashing algorithm hashes for this request: it still decides
+        which server the request goes to once one has a free slot.
+        """
         deadline = self.loop.time() + timeout
-        self.queues.setdefault(backend, deque()).append((deadline, callback))
+        self.queues.setdefault(backend, deque()).append((deadline, callback, key))
         self._arm_queue_timer()
 
     def slot_released(self) -> None:
@@ -393,12 +405,12 @@ class Worker:
         now = self.loop.time()
         for backend, waiters in list(self.queues.items()):
             while waiters:
-                deadline, callback = waiters[0]
+                deadline, callback, key = waiters[0]
                 if now >= deadline:
                     waiters.popleft()
                     callback(None)
                     continue
-                target = backend.pick()
+                target = backend.pick(key=key)
                 if target is None:
                     break
                 waiters.popleft()

@@ -425,7 +425,7 @@ class HttpSession(asyncio.Protocol):
         elif backend.limited:  # every server at its maxconn: the backend's queue
             self.phase = CONNECT
             self.deadline = 0.0  # the queue has its own timeout (timeout queue)
-            self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued)
+            self.worker.wait_for_server(backend, backend.queue_timeout, self._dequeued, key)
         else:
             self.send_error(503)
 
