@@ -25,7 +25,7 @@ caller queues).
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lb._native import SharedCounters
 from lb.balance import KeySpec, PickKey, ServerView, TieredBalancer, make_balancer
@@ -44,7 +44,9 @@ DEFAULT_CONNECT_TIMEOUT_MS = 5000
 # interleaved order, O(L log L), takes over. Same shares, slightly burstier.
 _SMOOTH_CYCLE_WORK = 200_000
 
-_CYCLIC = ("roundrobin", "static-rr")
+# Algorithms that walk one precomputed cycle with a daemon-wide position, so that the
+# order holds across workers; keepalived's rr (every server once) and wrr (by weight) too.
+_CYCLIC = ("roundrobin", "static-rr", "lvs:rr", "lvs:wrr")
 
 
 class ServerTarget:
@@ -137,6 +139,7 @@ class Backend:
         "_position_index",
         "_seen_version",
         "_static",
+        "_unweighted",
         "_version_index",
         "_views",
         "algorithm",
@@ -189,6 +192,7 @@ class Backend:
         name = proxy.balance.split("(", 1)[0].lower()
         self._cyclic = name in _CYCLIC
         self._static = name == "static-rr"
+        self._unweighted = name == "lvs:rr"  # LVS rr ignores weights (but not weight 0)
         self._cycle: list[ServerTarget] = []
         self._eligible: list[ServerTarget] = []
         self._views = [_LiveView(t, self._gauges) for t in servers]
@@ -233,7 +237,10 @@ class Backend:
 
     def _rebuild(self) -> None:
         """The servers new traffic may go to, in the tier in use, and the cycle over them."""
-        weight_of = (lambda t: t.weight) if self._static else (lambda t: t.eweight)
+        if self._unweighted:
+            weight_of: Callable[[ServerTarget], int] = lambda t: 1 if t.eweight > 0 else 0  # noqa: E731
+        else:
+            weight_of = (lambda t: t.weight) if self._static else (lambda t: t.eweight)
         live = [t for t in self.servers if t.usable and t.eweight > 0 and weight_of(t) > 0]
         tier = [t for t in live if not t.backup]
         if not tier:

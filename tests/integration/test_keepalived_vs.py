@@ -114,7 +114,7 @@ def test_traffic_follows_lb_algo_and_avoids_a_killed_real_server(
 ) -> None:
     s1, s2 = backend("hello", name="s1"), backend("hello", name="s2")
     port = free_port()
-    lb = lb_factory(workers=1)  # one worker: LVS round robin is per balancer, order exact
+    lb = lb_factory(workers=2)  # the order is daemon-wide: two workers, one cycle
     start(
         lb,
         virtual_server(
