@@ -75,11 +75,6 @@ def server_options(
         value = words[i + 1] if entry.nargs else ""
         i += 1 + entry.nargs
         if entry.status is not Status.SUPPORTED:
-            # Fill what the model can hold even when lb does not act on it yet.
-            if opt == "maxqueue":
-                number = _int(report, value, src, "server maxqueue", 0, _MAX_INT)
-                if number is not None:
-                    server.maxqueue = number
             report.not_yet(src, opt, "server option")
             continue
         if default and opt == "id":
@@ -89,7 +84,11 @@ def server_options(
 
 
 def _server_option(report: Reporter, server: Server, opt: str, value: str, src: Source) -> None:
-    if opt == "weight":
+    if opt == "maxqueue":
+        number = _int(report, value, src, "server maxqueue", 0, _MAX_INT)
+        if number is not None:
+            server.maxqueue = number
+    elif opt == "weight":
         number = _int(report, value, src, "server weight", 0, 256)
         if number is not None:
             server.weight = number

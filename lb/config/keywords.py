@@ -720,7 +720,13 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
         OptionWord("disabled", 0, S, "starts in maintenance (MAINT)"),
         OptionWord("enabled", 0, S),
         OptionWord("maxconn", 1, S, "counted for the whole daemon"),
-        OptionWord("maxqueue", 1, N, "lb queues per backend, not per server"),
+        OptionWord(
+            "maxqueue",
+            1,
+            S,
+            "requests that stick to a full server (cookie) wait for it, this many "
+            "daemon-wide; then they are balanced",
+        ),
         OptionWord("check", 0, S, "health checks, run once by the master"),
         OptionWord("no-check", 0, S),
         OptionWord("inter", 1, S, "default 2s"),

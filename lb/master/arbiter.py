@@ -303,8 +303,11 @@ class Arbiter:
                 name = GaugeNames.backend_rr_position(proxy.name)
                 gauges[name] = self.gauges.slot(name)
                 for server in proxy.servers:
-                    name = GaugeNames.server_cur_conns(proxy.name, server.name)
-                    gauges[name] = self.gauges.slot(name)
+                    for name in (
+                        GaugeNames.server_cur_conns(proxy.name, server.name),
+                        GaugeNames.server_queue(proxy.name, server.name),
+                    ):
+                        gauges[name] = self.gauges.slot(name)
                     for name in GaugeNames.server_state(proxy.name, server.name):
                         gauges[name] = self.gauges.slot(name)
         gauges[GaugeNames.SERVER_STATE_VERSION] = self.gauges.slot(GaugeNames.SERVER_STATE_VERSION)

@@ -57,6 +57,11 @@ class GaugeNames:
         return f"be:{name}.rr_position"
 
     @staticmethod
+    def server_queue(backend: str, server: str) -> str:
+        """Requests waiting for this server in particular (persistence), daemon-wide."""
+        return f"srv:{backend}/{server}.queue"
+
+    @staticmethod
     def server_cur_conns(backend: str, server: str) -> str:
         return f"srv:{backend}/{server}.cur_conns"
 

@@ -61,8 +61,10 @@ class ServerTarget:
         "id",
         "index",
         "maxconn",
+        "maxqueue",
         "name",
         "persist_ok",
+        "queue_index",
         "state_index",
         "usable",
         "weight",
@@ -77,6 +79,7 @@ class ServerTarget:
         address: tuple[str, int],
         cur_conns_index: int,
         state_index: int | None = None,
+        queue_index: int = -1,
     ) -> None:
         self.index = index
         self.backend_name = backend_name
@@ -87,6 +90,11 @@ class ServerTarget:
         self.cur_conns_index = cur_conns_index
         self.state_index = state_index  # the state word in the shared table; None = no table
         self.maxconn = server.maxconn  # 0 = no limit; otherwise counted daemon-wide
+        # maxqueue: requests that stick to this server (a persistence cookie) and find it
+        # full may wait for it, this many daemon-wide (0 = no limit); past that they are
+        # balanced to another server, as HAProxy redispatches them
+        self.maxqueue = server.maxqueue
+        self.queue_index = queue_index  # the shared count of those waiting (-1: none)
         self.weight = server.weight  # configured (static-rr keeps it)
         self.backup = server.backup
         self.cookie = server.cookie  # value of the persistence cookie naming this server

@@ -140,6 +140,10 @@ class Worker:
         self._pools: dict[ServerTarget, ServerPool] = {}
         # server maxconn: what waits for a free server slot, per backend, in arrival order
         self.queues: dict[Backend, deque[Waiter]] = {}
+        # requests sticking to a full server (persistence), waiting for that one
+        self.server_queues: dict[
+            ServerTarget, deque[tuple[float, Callable[[ServerTarget | None], None], Backend]]
+        ] = {}
         self._queue_timer: asyncio.TimerHandle | None = None
         self.clock = loop.time()
         self.stopping = False
@@ -170,9 +174,19 @@ class Worker:
                     gauges[GaugeNames.server_cur_conns(proxy.name, server.name)]
                 )
                 state = state_slots(self.region, gauges.__getitem__, proxy.name, server.name)
+                queue_slot = gauges.get(GaugeNames.server_queue(proxy.name, server.name))
                 targets.append(
                     ServerTarget(
-                        i, proxy.name, server, family, (host, port), index, state_index=state.state
+                        i,
+                        proxy.name,
+                        server,
+                        family,
+                        (host, port),
+                        index,
+                        state_index=state.state,
+                        queue_index=(
+                            self.region.counter_index(queue_slot) if queue_slot is not None else -1
+                        ),
                     )
                 )
             position = self.region.counter_index(gauges[GaugeNames.backend_rr_position(proxy.name)])
@@ -385,9 +399,30 @@ class Worker:
         self.queues.setdefault(backend, deque()).append((deadline, callback, key))
         self._arm_queue_timer()
 
+    def wait_for_this_server(
+        self,
+        backend: Backend,
+        target: ServerTarget,
+        timeout: float,
+        callback: Callable[[ServerTarget | None], None],
+    ) -> bool:
+        """A request sticks to ``target``, which is full: wait for one of its slots.
+
+        False when its queue is at ``maxqueue`` daemon-wide: the caller balances the
+        request instead (HAProxy redispatches it).
+        """
+        if target.queue_index < 0 or not self.counters.try_acquire(
+            target.queue_index, target.maxqueue
+        ):
+            return False
+        deadline = self.loop.time() + timeout
+        self.server_queues.setdefault(target, deque()).append((deadline, callback, backend))
+        self._arm_queue_timer()
+        return True
+
     def slot_released(self) -> None:
         """A local connection freed a server slot: let a waiter have it now."""
-        if self.queues:
+        if self.queues or self.server_queues:
             self._serve_queues()
 
     def _arm_queue_timer(self) -> None:
@@ -398,11 +433,27 @@ class Worker:
     def _on_queue_timer(self) -> None:
         self._queue_timer = None
         self._serve_queues()
-        if self.queues:
+        if self.queues or self.server_queues:
             self._arm_queue_timer()
 
     def _serve_queues(self) -> None:
         now = self.loop.time()
+        # requests waiting for one server in particular go first: it is their server
+        for target, waiting in list(self.server_queues.items()):
+            while waiting:
+                deadline, callback, backend = waiting[0]
+                if now >= deadline:
+                    waiting.popleft()
+                    self.counters.release(target.queue_index)
+                    callback(None)
+                    continue
+                if not backend.acquire(target):
+                    break
+                waiting.popleft()
+                self.counters.release(target.queue_index)
+                callback(target)
+            if not waiting:
+                del self.server_queues[target]
         for backend, waiters in list(self.queues.items()):
             while waiters:
                 deadline, callback, key = waiters[0]

@@ -322,7 +322,7 @@ NOT_YET_CASES = [
     ("global\n  log-send-hostname\n", ("log-send-hostname", 2)),
     ("global\n  stats socket /x expose-fd listeners\n", ("expose-fd", 2)),
     (BASE + "  default-server agent-check\n", ("agent-check", 11)),
-    (BASE + "  server s2 10.0.0.1:80 check inter 2s maxqueue 3\n", ("maxqueue", 11)),
+    (BASE + "  server s2 10.0.0.1:80 check inter 2s agent-port 3\n", ("agent-port", 11)),
     (BASE + "  server s2 10.0.0.1:80-90\n", ("80-90", 11)),
     (BASE + "  hash-balance-factor 150\n", ("hash-balance-factor", 11)),
     (BASE + "  balance rdp-cookie\n", ("balance rdp-cookie", 11)),

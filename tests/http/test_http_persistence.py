@@ -160,3 +160,44 @@ def test_cookie_persistence_sticks_and_fails_over(start_proxy, http_backend) -> 
         time.sleep(0.1)
     new = {"s1": "c1", "s2": "c2"}[other]
     assert r.header("Set-Cookie") == f"SRV={new}; path=/"
+
+
+def test_a_full_persistent_server_queues_up_to_maxqueue_then_redispatches(  # type: ignore[no-untyped-def]
+    start_proxy, http_backend
+) -> None:
+    import threading
+    import time
+
+    from tests.support.http_clients import get
+
+    s1, s2 = http_backend("s1"), http_backend("s2")
+    backend_lines = [
+        "cookie SRV insert indirect",
+        "option redispatch",
+        "timeout queue 5s",
+        f"server s1 127.0.0.1:{s1.port} cookie c1 maxconn 1 maxqueue 1",
+        f"server s2 127.0.0.1:{s2.port} cookie c2",
+    ]
+    proxy = start_proxy([], workers=2, backend_lines=backend_lines)
+    sticky = [("Host", "h"), ("Cookie", "SRV=c1")]
+    results: dict[str, tuple[str | None, float, str | None]] = {}
+
+    def one(name: str, target: str) -> None:
+        start = time.monotonic()
+        r = get(proxy.port, target, sticky)
+        assert r.status == 200, (name, r.status)
+        results[name] = (r.header("X-Server"), time.monotonic() - start, r.header("Set-Cookie"))
+
+    a = threading.Thread(target=one, args=("a", "/?t=1s"))  # holds s1's only slot for 1 s
+    a.start()
+    time.sleep(0.3)
+    b = threading.Thread(target=one, args=("b", "/?t=10ms"))  # waits in s1's queue
+    b.start()
+    time.sleep(0.3)
+    one("c", "/")  # s1 full and its queue full: balanced elsewhere, at once
+    a.join()
+    b.join()
+    assert results["a"][0] == "s1" and results["b"][0] == "s1", results
+    assert results["b"][1] > 0.5, results  # it waited for s1 rather than going to s2
+    assert results["c"][0] == "s2" and results["c"][1] < 0.5, results
+    assert results["c"][2] == "SRV=c2; path=/", results  # the new server's cookie

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
@@ -51,6 +51,9 @@ CONNECT = 2  # connecting to a server (timeout connect, retries)
 EXCHANGE = 3  # request sent and/or response flowing (timeout server / client)
 TUNNEL = 4  # after 101 (timeout tunnel)
 CLOSED = 5
+
+# What _persistent_server answers for a request now waiting in its server's queue.
+QUEUED: Any = object()
 
 # The log's termination state for lb's own answers (first letter: who, second: when).
 _TERMINATION = {400: "PR", 408: "cR", 502: "SH", 503: "SC", 504: "sH"}
@@ -414,6 +417,8 @@ class HttpSession(asyncio.Protocol):
         be.req_tot += 1
         if chosen is None and settings.cookie is not None:
             chosen = self._persistent_server(req, settings)
+            if chosen is QUEUED:
+                return  # waiting for its server: _dequeued_persistent goes on
         if chosen is not None:
             self._use_server(chosen)
             return
@@ -482,10 +487,19 @@ class HttpSession(asyncio.Protocol):
             req.head.headers = found.headers
             req.head.kept = end_to_end(found.headers, req.head.connection_tokens)
         target = backend.by_cookie.get(found.value.decode("latin-1"))
-        if target is None or not backend.acquire(target):
-            return None  # an unknown, down or full server: balanced, and a new cookie
-        req.persisted = found.value
-        return target
+        if target is None:
+            return None  # an unknown server: balanced, and a new cookie
+        if backend.acquire(target):
+            req.persisted = found.value
+            return target
+        if target.persist_ok and self.worker.wait_for_this_server(
+            backend, target, backend.queue_timeout, self._dequeued_persistent
+        ):
+            req.persisted = found.value  # full: it waits for its own server (maxqueue)
+            self.phase = CONNECT
+            self.deadline = 0.0  # the queue has its own timeout (timeout queue)
+            return QUEUED
+        return None  # down, or its queue is full: balanced, and a new cookie
 
     @staticmethod
     def _pick_key(req: Request, backend: Backend) -> PickKey | None:
@@ -591,6 +605,14 @@ class HttpSession(asyncio.Protocol):
         self._log(req, answer.status, termination if answer.status >= 400 else "--")
         self.keep_client = keep
         self._finish_exchange(None, server_reusable=False)
+
+    def _dequeued_persistent(self, target: ServerTarget | None) -> None:
+        """Out of its own server's queue: that server, or None at timeout queue."""
+        if target is not None and not self.closed and self.current is not None:
+            self.current.t_dequeued = self.loop.time()
+            self._use_server(target)
+            return
+        self._dequeued(target)
 
     def _dequeued(self, target: ServerTarget | None) -> None:
         if self.closed:
