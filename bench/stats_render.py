@@ -7,7 +7,10 @@ A configuration of ``--servers`` servers (100 per backend) is registered in a re
 region the way the master does it; ``--workers`` slabs are filled as busy workers would
 leave them, the master's ring gets a minute of entries. Timed, per answer: reading the
 snapshot from shared memory (``SnapshotSource.take``) and rendering it — what a worker
-does between a request for /metrics and its response.
+does between a request for /metrics and its response. The master publishes the summed
+records before every round (outside the timing, as its own process does twice a second);
+the "live sum" line is what the master's ``show stat`` pays, and a worker when that
+aggregate is older than a second.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lb.config import load_files  # noqa: E402
+from lb.stats.counters import WorkerStats  # noqa: E402
 from lb.stats.http import handle_prometheus_request, handle_stats_request  # noqa: E402
 from lb.stats.master import StatsMaster, geometry_for  # noqa: E402
 from lb.stats.objects import ids_from_boot  # noqa: E402
-from lb.stats.counters import WorkerStats  # noqa: E402
 from lb.stats.shm import GaugeNames, GaugeTable, SharedRegion  # noqa: E402
+from lb.stats.source import SnapshotSource  # noqa: E402
 
 
 def config_text(servers: int) -> str:
@@ -53,7 +57,11 @@ def config_text(servers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(servers: int, workers: int) -> tuple[SharedRegion, StatsMaster, object]:
+def build(
+    servers: int, workers: int
+) -> tuple[SharedRegion, StatsMaster, SnapshotSource, SnapshotSource]:
+    """The region, the master, a worker's source (reads the aggregate) and the master's
+    (sums the slabs)."""
     path = Path(tempfile.mkdtemp()) / "lb.cfg"
     path.write_text(config_text(servers))
     loaded = load_files([str(path)])
@@ -69,6 +77,7 @@ def build(servers: int, workers: int) -> tuple[SharedRegion, StatsMaster, object
             gauges.slot(GaugeNames.server_cur_conns(proxy.name, server.name))
     gauges.slot(GaugeNames.GLOBAL_CUR_CONNS)
     gauges.slot(GaugeNames.GLOBAL_CUM_CONNS)
+    ids: dict[str, int] = {}
     for slot in range(workers):
         entries = master.boot_entries(config, slot, 1)
         master.worker_started(1000 + slot, entries)
@@ -84,14 +93,15 @@ def build(servers: int, workers: int) -> tuple[SharedRegion, StatsMaster, object
                     c.observe(0.0, 0.0002, 0.001 * (1 + k % 7), 0.002 * (1 + k % 9))
         stats.flush(time.monotonic(), {})
     for second in range(60):
-        master.tick(time.monotonic() + second)
-    source = master.source(config, 10000)
-    return region, master, source
+        master.tick(time.time() + second)
+    worker = SnapshotSource(region, config, ids, gauges.slots.get, 10000)
+    return region, master, worker, master.source(config, 10000)
 
 
-def timed(fn: Callable[[], object], rounds: int) -> list[float]:
+def timed(fn: Callable[[], object], rounds: int, between: Callable[[], object]) -> list[float]:
     out = []
     for _ in range(rounds):
+        between()
         start = time.perf_counter()
         fn()
         out.append((time.perf_counter() - start) * 1000)
@@ -104,24 +114,22 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
-    region, master, source = build(args.servers, args.workers)
-    settings = next(p for p in source.config.proxies if p.stats is not None).stats  # type: ignore[attr-defined]
+    region, master, source, live = build(args.servers, args.workers)
+    settings = next(p for p in source.config.proxies if p.stats is not None).stats
     cases: dict[str, Callable[[], object]] = {
-        "snapshot (read shared memory)": lambda: source.take(),  # type: ignore[attr-defined]
+        "snapshot, live sum (master)": live.take,
+        "snapshot (read shared memory)": source.take,
         "/metrics (snapshot + render)": lambda: handle_prometheus_request(
-            b"GET", b"/metrics", source  # type: ignore[arg-type]
+            b"GET", b"/metrics", source
         ),
-        "stats page HTML": lambda: handle_stats_request(
-            settings, b"GET", b"/stats", [], source  # type: ignore[arg-type]
-        ),
-        ";csv": lambda: handle_stats_request(
-            settings, b"GET", b"/stats;csv", [], source  # type: ignore[arg-type]
-        ),
+        "stats page HTML": lambda: handle_stats_request(settings, b"GET", b"/stats", [], source),
+        ";csv": lambda: handle_stats_request(settings, b"GET", b"/stats;csv", [], source),
     }
     print(f"{args.servers} servers, {args.workers} worker slabs, {args.rounds} rounds")
     for name, fn in cases.items():
+        master.publish_aggregate()
         fn()  # warm
-        ms = timed(fn, args.rounds)
+        ms = timed(fn, args.rounds, master.publish_aggregate)
         print(
             f"{name:32} median {statistics.median(ms):7.1f} ms   "
             f"min {min(ms):7.1f}   max {max(ms):7.1f}"

@@ -7,6 +7,8 @@ Layout (int64 slots, little-endian; each part starts on a page)::
     slabs         per slab: max_objects records of Record.size slots (one writer: its worker)
     retired       the folded slabs of workers that exited (written by the master)
     baseline      what ``clear counters all`` subtracts (written by the master)
+    aggregate     every record summed (live + retired - baseline), published by the master
+                  twice a second: what a worker's page and /metrics read (one copy, no sum)
     maxima        per object: MAXIMA fields (written by the master, once a second)
     ring stamps   wall-clock ms of each ring entry
     ring          ring_capacity entries x max_objects x RING fields (the master, once a second)
@@ -18,13 +20,15 @@ one (lb.stats.objects), so a counter keeps its value across reloads.
 Readers never block writers. A worker's slab has one writer and only grows. What the master
 changes in several places at once (folding a slab into retired, clearing counters, the info
 blob) is bracketed by a sequence number: odd while writing; a reader that saw it odd or
-changed reads again.
+changed reads again. The aggregate has its own sequence number, so that publishing it never
+makes a reader of the slabs retry, and a reader of the aggregate never waits on a fold.
 """
 
 from __future__ import annotations
 
 import mmap
 import struct
+import time
 from array import array
 from dataclasses import dataclass
 from enum import IntEnum
@@ -33,7 +37,7 @@ from lb.stats.schema import Record
 
 PAGE = 4096
 _GEOMETRY = struct.Struct("<8Q")
-_GEOMETRY_MAGIC = 0x4C42535441545332  # "LBSTATS2"
+_GEOMETRY_MAGIC = 0x4C42535441545333  # "LBSTATS3"
 
 
 class SlabState(IntEnum):
@@ -102,6 +106,10 @@ _RING_HEAD = 9
 _CLEAR_EPOCH = 10
 _INFO_SEQ = 11
 _INFO_LEN = 12
+_AGG_SEQ = 13  # odd while the master rewrites the aggregate
+_AGG_STAMP = 14  # CLOCK_MONOTONIC ms of the sums it holds (0: never published)
+_AGG_OBJECTS = 15  # records it holds
+_BASELINE_SET = 16  # 1 once ``clear counters all`` wrote a baseline (else: all zeros)
 
 
 def _pages(nbytes: int) -> int:
@@ -145,8 +153,12 @@ class StatsGeometry:
         return self.retired_at + self.slab_bytes
 
     @property
-    def maxima_at(self) -> int:
+    def aggregate_at(self) -> int:
         return self.baseline_at + self.slab_bytes
+
+    @property
+    def maxima_at(self) -> int:
+        return self.aggregate_at + self.slab_bytes
 
     @property
     def ring_stamps_at(self) -> int:
@@ -206,6 +218,7 @@ class StatsArea:
         self._slab_stride = g.slab_bytes // 8
         self._retired = base + g.retired_at // 8
         self._baseline = base + g.baseline_at // 8
+        self._aggregate = base + g.aggregate_at // 8
         self._maxima = base + g.maxima_at // 8
         self._stamps = base + g.ring_stamps_at // 8
         self._ring = base + g.ring_at // 8
@@ -287,8 +300,17 @@ class StatsArea:
         return self._view[start : start + nobjects * self.record * 8]
 
     def baseline_bytes(self, nobjects: int) -> bytes:
+        """What to subtract; empty while no ``clear counters all`` wrote any (the common
+        case: no copy of a few MB to find out that it is all zeros)."""
+        if not self._get(_BASELINE_SET):
+            return b""
         start = self._baseline * 8
         return self.mm[start : start + nobjects * self.record * 8]
+
+    def write_baseline(self, data: bytes | bytearray) -> None:
+        """Under ``begin_write``: readers take the flag and the records together."""
+        self.write_records(self._baseline, data)
+        self._set(_BASELINE_SET, 1)
 
     def write_records(self, index: int, data: bytes | bytearray | array[int]) -> None:
         """Copy ``data`` (int64 records) to slot ``index``: one memcpy, so on x86-64 every
@@ -301,11 +323,47 @@ class StatsArea:
         start = self.slab_index(slab, 0) * 8
         self.mm[start : start + nobjects * self.record * 8] = bytes(nobjects * self.record * 8)
 
+    # ------------------------------------------------------------------ aggregate
+
+    def write_aggregate(self, stamp_ms: int, nobjects: int, data: bytes | bytearray) -> None:
+        """Publish the summed records (``nobjects`` of them), taken at ``stamp_ms``
+        (CLOCK_MONOTONIC, the same clock in every process)."""
+        self._set(_AGG_SEQ, self._get(_AGG_SEQ) + 1)
+        start = self._aggregate * 8
+        self.mm[start : start + len(data)] = data
+        self._set(_AGG_OBJECTS, nobjects)
+        self._set(_AGG_STAMP, stamp_ms)
+        self._set(_AGG_SEQ, self._get(_AGG_SEQ) + 1)
+
+    def read_aggregate(self, nobjects: int) -> tuple[int, int, bytes] | None:
+        """A copy of the first ``nobjects`` published records (fewer if fewer were published)
+        with their stamp and count; None when never published or the master kept rewriting.
+
+        One memcpy under the sequence number: a reader never sees half of a publication.
+        """
+        for attempt in range(60):
+            before = self._get(_AGG_SEQ)
+            if before & 1:  # a publication is one memcpy of a few MB: well under a ms
+                if attempt > 10:
+                    time.sleep(0.0001)
+                continue
+            stamp = self._get(_AGG_STAMP)
+            count = min(nobjects, self._get(_AGG_OBJECTS))
+            start = self._aggregate * 8
+            data = self.mm[start : start + count * self.record * 8]
+            if self._get(_AGG_SEQ) == before:
+                return (stamp, count, data) if stamp else None
+        return None
+
     # ------------------------------------------------------------------ maxima
 
     def maxima(self, obj: int) -> list[int]:
         i = self._maxima + obj * MAXIMA_FIELDS
         return self.q[i : i + MAXIMA_FIELDS].tolist()
+
+    def maxima_values(self, nobjects: int) -> list[int]:
+        """Every object's maxima back to back (nobjects x MAXIMA_FIELDS)."""
+        return self.q[self._maxima : self._maxima + nobjects * MAXIMA_FIELDS].tolist()
 
     def all_maxima(self, nobjects: int) -> list[list[int]]:
         flat = self.q[self._maxima : self._maxima + nobjects * MAXIMA_FIELDS].tolist()

@@ -1,4 +1,6 @@
-"""Summing records: live slabs + retired - baseline, and folding a dead worker's slab.
+"""Summing records: live slabs + retired - baseline, folding a dead worker's slab, and the
+published aggregate (the sum the master makes twice a second, which workers read instead of
+summing every slab per request).
 
 Records are summed as whole vectors with one trick: every slot is a non-negative int64 and
 no sum of a few of them reaches 2**63, so reading a record array as one little-endian big
@@ -10,38 +12,47 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Sequence
 
 from lb.stats.area import SlabField, SlabState, StatsArea
 from lb.stats.schema import GAUGE_SLOTS, MAX_SLOTS, Record
 
 
-def combine(buffers: list[bytes] | list[memoryview], nobjects: int) -> list[int]:
-    """Slot-wise sum of record arrays (maxima slot-wise max). Empty list: all zeros."""
+def combine_bytes(buffers: Sequence[bytes | memoryview], nobjects: int) -> bytearray:
+    """Slot-wise sum of record arrays (maxima slot-wise max), as a record array."""
     size = nobjects * Record.size
-    if not buffers:
-        return [0] * size
     total = 0
     for b in buffers:
         total += int.from_bytes(b, "little")
-    values = memoryview(total.to_bytes(size * 8, "little")).cast("q").tolist()
+    out = bytearray(total.to_bytes(size * 8, "little"))
     if len(buffers) > 1:
+        view = memoryview(out).cast("q")
         views = [memoryview(b).cast("q") for b in buffers]
         step = Record.size
         for slot in MAX_SLOTS:
-            values[slot::step] = list(map(max, *(v[slot::step].tolist() for v in views)))
-    return values
+            view[slot::step] = array("q", map(max, *(v[slot::step] for v in views)))
+        view.release()
+    return out
 
 
-def subtract(values: list[int], baseline: bytes) -> list[int]:
-    """``values`` minus what ``clear counters all`` recorded (counters only ever grew since)."""
-    if baseline.count(0) == len(baseline):
+def combine(buffers: Sequence[bytes | memoryview], nobjects: int) -> list[int]:
+    """Slot-wise sum of record arrays (maxima slot-wise max). Empty list: all zeros."""
+    return memoryview(combine_bytes(buffers, nobjects)).cast("q").tolist()
+
+
+def subtract(values: bytearray, baseline: bytes) -> bytearray:
+    """``values`` minus what ``clear counters all`` recorded (counters only ever grew since);
+    an empty baseline: none recorded."""
+    if not baseline:
         return values
     base = memoryview(baseline).cast("q").tolist()
-    return [v - b for v, b in zip(values, base, strict=True)]
+    now = memoryview(values).cast("q").tolist()
+    return bytearray(array("q", [v - b for v, b in zip(now, base, strict=True)]).tobytes())
 
 
-def read_totals(area: StatsArea, nobjects: int) -> list[int]:
-    """Every object's record summed over the live workers and the retired ones.
+def read_totals_bytes(area: StatsArea, nobjects: int) -> bytearray:
+    """Every object's record summed over the live workers and the retired ones, as a record
+    array (what the master publishes).
 
     Retries while the master is folding a slab or clearing (the sequence number is odd or
     moved), so a reader never counts a dead worker twice or not at all.
@@ -53,15 +64,60 @@ def read_totals(area: StatsArea, nobjects: int) -> list[int]:
             if attempt > 10:
                 time.sleep(0.0005)
             continue
-        buffers = [area.retired_bytes(nobjects)]
-        buffers += [area.slab_bytes(s, nobjects) for s in area.live_slabs()]
+        views = [area.retired_bytes(nobjects)]
+        views += [area.slab_bytes(s, nobjects) for s in area.live_slabs()]
+        # one memcpy per slab, as the workers write them (int.from_bytes reads byte by byte,
+        # and could see a counter that a flush is rewriting half old and half new)
+        buffers = [bytes(v) for v in views]
+        for v in views:
+            v.release()
         baseline = area.baseline_bytes(nobjects)
-        totals = combine(buffers, nobjects)  # read in place: no copy of the slabs
-        for b in buffers:
-            b.release()
         if area.seq == seq:
-            return subtract(totals, baseline)
+            return subtract(combine_bytes(buffers, nobjects), baseline)
     raise RuntimeError("statistics: the master kept the shared region busy")
+
+
+def read_totals(area: StatsArea, nobjects: int) -> list[int]:
+    """``read_totals_bytes`` as a list of ints, indexed by id x Record.size + slot."""
+    return memoryview(read_totals_bytes(area, nobjects)).cast("q").tolist()
+
+
+# --------------------------------------------------------------------------- the aggregate
+
+# How old a published aggregate may be and still be shown. The master publishes every
+# PUBLISH_INTERVAL (lb.stats.master), so a fresh one is at most ~0.65 s old; an older one means
+# the master is busy (a long reload, a stall) and the reader sums the slabs itself instead: the
+# page is then slower, never staler.
+MAX_AGE_MS = 1000
+
+
+def publish_aggregate(
+    area: StatsArea, totals: bytes | bytearray, nobjects: int, stamp_ms: int
+) -> None:
+    """Publish ``totals`` (what ``read_totals_bytes`` returned when it started at ``stamp_ms``,
+    CLOCK_MONOTONIC) for the workers to read."""
+    area.write_aggregate(stamp_ms, min(nobjects, area.max_objects), totals)
+
+
+def read_published(
+    area: StatsArea, nobjects: int, max_age_ms: int = MAX_AGE_MS
+) -> tuple[int, list[int]] | None:
+    """The published sums of the first ``nobjects`` records and their age in ms, None when
+    there is none younger than ``max_age_ms``. Objects registered after the publication (a
+    reload that added some) read as zeros until the next one: they had counted nothing yet,
+    or nothing older than the publication's age."""
+    nobjects = min(nobjects, area.max_objects)
+    found = area.read_aggregate(nobjects)
+    if found is None:
+        return None
+    stamp, count, data = found
+    age = int(time.monotonic() * 1000) - stamp
+    if not 0 <= age <= max_age_ms:
+        return None
+    values = memoryview(data).cast("q").tolist()
+    if count < nobjects:
+        values += [0] * ((nobjects - count) * Record.size)
+    return age, values
 
 
 # --------------------------------------------------------------------------- master side
@@ -84,8 +140,7 @@ def fold(area: StatsArea, slab: int, nobjects: int) -> None:
     area.begin_write()
     try:
         retired = bytes(area.retired_bytes(nobjects))
-        merged = combine([retired, bytes(dead)], nobjects)
-        area.write_records(area.retired_index(0), _pack(merged))
+        area.write_records(area.retired_index(0), combine_bytes([retired, bytes(dead)], nobjects))
         area.zero_slab(slab, nobjects)
         area.set_table(slab, SlabField.STATE, SlabState.FREE)
         area.set_table(slab, SlabField.PID, 0)
@@ -114,7 +169,7 @@ def clear(area: StatsArea, nobjects: int, everything: bool) -> None:
             step = Record.size
             for slot in (*MAX_SLOTS, *GAUGE_SLOTS):
                 totals[slot::step] = [0] * nobjects
-            area.write_records(area.baseline_index(0), _pack(totals))
+            area.write_baseline(_pack(totals))
         area.bump_clear_epoch()  # workers reset their own maxima at their next flush
     finally:
         area.end_write()

@@ -10,7 +10,7 @@ s32, str), as its ``show stat typed`` prints them.
 from __future__ import annotations
 
 from lb.stats.objects import ObjKind
-from lb.stats.schema import Record
+from lb.stats.schema import INDEX, Record
 from lb.stats.server_state import CheckStatus
 from lb.stats.snapshot import Row
 
@@ -171,122 +171,141 @@ def _ms(us: int) -> int:
     return (us + 500) // 1000
 
 
+def _slots(*names: str) -> tuple[tuple[int, int], ...]:
+    """(field position, record slot) of counters shown as they are."""
+    return tuple((POS[n], INDEX[n]) for n in names)
+
+
+def _zeros(*names: str) -> tuple[int, ...]:
+    return tuple(POS[n] for n in names)
+
+
+# values() runs once per row and fills a hundred fields: positions and slots are looked up
+# here, once, not by name in every row
+_ALL = _slots("stot", "bin", "bout", "dresp", "wrew", "eint")
+_FE_LI = _slots("dreq", "ereq", "dcon", "dses")
+_BE_SRV = _slots(
+    "econ", "eresp", "wretr", "wredis", "lbtot", "cli_abrt", "srv_abrt", "connect", "reuse"
+)
+_RSP = _slots("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
+_REQ_TOT = _slots("req_tot")
+_COMP = _zeros("comp_in", "comp_out", "comp_byp", "comp_rsp")
+_CACHE = _zeros("cache_lookups", "cache_hits")
+_AGG = _zeros("agg_server_status", "agg_server_check_status", "agg_check_status")
+_CONNS = _zeros("srv_icur", "idle_conn_cur", "safe_conn_cur", "used_conn_cur", "need_conn_est")
+_TIMES = tuple(
+    (POS[n], POS[f"{n}_max"], Record.MAXES + i)
+    for i, n in enumerate(("qtime", "ctime", "rtime", "ttime"))
+)
+_P = POS
+
+
 def values(row: Row) -> list[Value | None]:
     """The row's value of every field, None where the field does not exist for it."""
     out: list[Value | None] = [None] * len(NAMES)
     kind = row.kind
     c = row.c
-
-    def put(name: str, value: Value | None) -> None:
-        out[POS[name]] = value
-
-    def counters(*names: str) -> None:
-        for n in names:
-            out[POS[n]] = row.value(n)
-
     http = row.mode == "http"
-    put("pxname", row.proxy)
-    put("svname", row.name)
-    put("scur", row.scur)
-    put("smax", row.smax)
-    put("pid", 1)
-    put("iid", row.iid)
-    put("sid", row.sid)
-    put("type", int(kind))
-    put("status", row.status)
-    put("mode", row.mode)
-    counters("stot", "bin", "bout", "dresp", "wrew", "eint")
+    out[_P["pxname"]] = row.proxy
+    out[_P["svname"]] = row.name
+    out[_P["scur"]] = row.scur
+    out[_P["smax"]] = row.smax
+    out[_P["pid"]] = 1
+    out[_P["iid"]] = row.iid
+    out[_P["sid"]] = row.sid
+    out[_P["type"]] = int(kind)
+    out[_P["status"]] = row.status
+    out[_P["mode"]] = row.mode
+    for pos, slot in _ALL:
+        out[pos] = c[slot]
     if kind is ObjKind.FRONTEND or kind is ObjKind.LISTENER:
-        put("slim", row.slim or 0)
-        counters("dreq", "ereq", "dcon", "dses")
+        out[_P["slim"]] = row.slim or 0
+        for pos, slot in _FE_LI:
+            out[pos] = c[slot]
     if kind is ObjKind.LISTENER:
-        put("addr", row.addr)
+        out[_P["addr"]] = row.addr
         return out
     if kind is ObjKind.FRONTEND:
         r = row.rates
-        put("rate", r.rate)
-        put("rate_lim", 0)
-        put("rate_max", r.rate_max)
-        put("req_rate", r.req_rate)
-        put("req_rate_max", r.req_rate_max)
-        put("req_tot", row.value("req_tot") if http else 0)
-        put("conn_rate", r.conn_rate)
-        put("conn_rate_max", r.conn_rate_max)
-        counters("conn_tot")
-        for n in ("comp_in", "comp_out", "comp_byp", "comp_rsp"):
-            put(n, 0)
+        out[_P["rate"]] = r.rate
+        out[_P["rate_lim"]] = 0
+        out[_P["rate_max"]] = r.rate_max
+        out[_P["req_rate"]] = r.req_rate
+        out[_P["req_rate_max"]] = r.req_rate_max
+        out[_P["req_tot"]] = c[INDEX["req_tot"]] if http else 0
+        out[_P["conn_rate"]] = r.conn_rate
+        out[_P["conn_rate_max"]] = r.conn_rate_max
+        out[_P["conn_tot"]] = c[INDEX["conn_tot"]]
+        for pos in _COMP:
+            out[pos] = 0
         if http:
-            _responses(row, put)
-            counters("intercepted")
-            put("cache_lookups", 0)
-            put("cache_hits", 0)
+            for pos, slot in _RSP:
+                out[pos] = c[slot]
+            out[_P["intercepted"]] = c[INDEX["intercepted"]]
+            for pos in _CACHE:
+                out[pos] = 0
         return out
     # servers and backends
-    put("qcur", c[Record.QCUR] if kind is ObjKind.BACKEND else 0)
-    put("qmax", row.qmax)
-    counters(
-        "econ", "eresp", "wretr", "wredis", "lbtot", "cli_abrt", "srv_abrt", "connect", "reuse"
-    )
-    put("weight", row.weight)
-    put("uweight", row.uweight)
-    put("act", row.act)
-    put("bck", row.bck)
-    put("lastchg", row.lastchg if row.lastchg is not None else 0)
-    put("rate", row.rates.rate)
-    put("rate_max", row.rates.rate_max)
-    put("lastsess", row.lastsess)
-    for i, n in enumerate(("qtime", "ctime", "rtime", "ttime")):
-        put(n, _ms(row.averages[i]))
-        put(f"{n}_max", _ms(c[Record.MAXES + i]))
+    out[_P["qcur"]] = c[Record.QCUR] if kind is ObjKind.BACKEND else 0
+    out[_P["qmax"]] = row.qmax
+    for pos, slot in _BE_SRV:
+        out[pos] = c[slot]
+    out[_P["weight"]] = row.weight
+    out[_P["uweight"]] = row.uweight
+    out[_P["act"]] = row.act
+    out[_P["bck"]] = row.bck
+    out[_P["lastchg"]] = row.lastchg if row.lastchg is not None else 0
+    out[_P["rate"]] = row.rates.rate
+    out[_P["rate_max"]] = row.rates.rate_max
+    out[_P["lastsess"]] = row.lastsess
+    averages = row.averages
+    for i, (pos, pos_max, slot) in enumerate(_TIMES):
+        out[pos] = _ms(averages[i])
+        out[pos_max] = _ms(c[slot])
     if http:
-        _responses(row, put)
-        counters("req_tot")
+        for pos, slot in (*_RSP, *_REQ_TOT):
+            out[pos] = c[slot]
     if row.cookie:
-        put("cookie", row.cookie)
+        out[_P["cookie"]] = row.cookie
     if kind is ObjKind.BACKEND:
-        put("slim", row.slim or 0)
-        counters("dreq")
-        put("chkdown", 0)
+        out[_P["slim"]] = row.slim or 0
+        out[_P["dreq"]] = c[INDEX["dreq"]]
+        out[_P["chkdown"]] = 0
         if row.downtime is not None:  # a backend with servers
-            put("downtime", row.downtime)
-        put("algo", row.algo)
-        for n in ("comp_in", "comp_out", "comp_byp", "comp_rsp"):
-            put(n, 0)
+            out[_P["downtime"]] = row.downtime
+        out[_P["algo"]] = row.algo
+        for pos in _COMP:
+            out[pos] = 0
         if http:
-            put("cache_lookups", 0)
-            put("cache_hits", 0)
-        for n in ("agg_server_status", "agg_server_check_status", "agg_check_status"):
-            put(n, 0)
+            for pos in _CACHE:
+                out[pos] = 0
+        for pos in _AGG:
+            out[pos] = 0
         return out
     # servers
     if row.slim:
-        put("slim", row.slim)
+        out[_P["slim"]] = row.slim
     if row.qlimit:
-        put("qlimit", row.qlimit)
+        out[_P["qlimit"]] = row.qlimit
     if row.throttle is not None:
-        put("throttle", row.throttle)
-    put("addr", row.addr)
-    for n in ("srv_icur", "idle_conn_cur", "safe_conn_cur", "used_conn_cur", "need_conn_est"):
-        put(n, 0)
+        out[_P["throttle"]] = row.throttle
+    out[_P["addr"]] = row.addr
+    for pos in _CONNS:
+        out[pos] = 0
     state = row.state
     if state is not None and state.checked:
-        put("chkfail", 0)
-        put("chkdown", 0)
-        put("downtime", row.downtime or 0)
+        out[_P["chkfail"]] = 0
+        out[_P["chkdown"]] = 0
+        out[_P["downtime"]] = row.downtime or 0
         status = state.check_status
-        put("check_status", status.text)
+        out[_P["check_status"]] = status.text
         if status.name.startswith("L7") and state.check_code:
-            put("check_code", state.check_code)
-        put("check_duration", state.check_duration_ms)
-        put("check_desc", status.description)
+            out[_P["check_code"]] = state.check_code
+        out[_P["check_duration"]] = state.check_duration_ms
+        out[_P["check_desc"]] = status.description
         if status is not CheckStatus.UNKNOWN and not status.passed:
-            put("last_chk", status.description)
-        put("check_rise", row.rise)
-        put("check_fall", row.fall)
-        put("check_health", state.health)
+            out[_P["last_chk"]] = status.description
+        out[_P["check_rise"]] = row.rise
+        out[_P["check_fall"]] = row.fall
+        out[_P["check_health"]] = state.health
     return out
-
-
-def _responses(row: Row, put: object) -> None:
-    for n in ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"):
-        put(n, row.value(n))  # type: ignore[operator]

@@ -3,7 +3,8 @@
 The worker's HTTP session calls ``handle_stats_request`` for a request whose target starts
 with the proxy's ``stats uri`` (``stats_match``), and ``handle_prometheus_request`` for the
 ``prometheus-exporter`` service. Both read a fresh snapshot through ``source`` (a worker's
-``SnapshotSource``): no cache, so the page is as fresh as the workers' last flush.
+``SnapshotSource``): the sums the master published at most a second ago (lb.stats.source),
+no cache of the rendered answer.
 
 Returned headers always carry Content-Length; for HEAD the body is empty.
 """

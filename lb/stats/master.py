@@ -8,8 +8,10 @@ The arbiter calls, in order of a worker's life:
 - ``worker_exited(pid, crashed)`` when it reaps it: the slab is folded into the retired
   accumulator, so totals never go down;
 
-and ``tick()`` from its loop: once a second it sums the records, appends a history-ring
-entry, updates the maxima and republishes the ``MasterInfo`` the workers show.
+and ``tick()`` from its loop: twice a second it sums the records and publishes the sums (the
+aggregate the workers' pages and /metrics read: one copy instead of summing every slab per
+request); once a second it also appends a history-ring entry, updates the maxima and
+republishes the ``MasterInfo`` the workers show.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING
 
 from lb import log
 from lb.config.model import Config
+from lb.stats import collect
 from lb.stats.area import SlabField, SlabState, StatsGeometry
-from lb.stats.collect import claim_slab, clear, fold, read_totals
+from lb.stats.collect import claim_slab, clear, fold, read_totals_bytes
 from lb.stats.history import HistoryWriter
 from lb.stats.info import MasterInfo, SlotInfo, VrrpInfo, WorkerInfo, encode_info
 from lb.stats.objects import (
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
     from lb.master.arbiter import Arbiter
 
 TICK = 1.0  # s between history-ring entries
+# s between publications of the aggregate: with the loop's 0.1 s granularity and the sum's own
+# time, a worker's page is then at most ~0.65 s behind the slabs (collect.MAX_AGE_MS: 1 s)
+PUBLISH_INTERVAL = 0.5
 
 
 def geometry_for(config: Config, nworkers: int) -> StatsGeometry:
@@ -58,6 +64,7 @@ class StatsMaster:
         self.restarts: dict[int, int] = {}  # slot → workers that died and were replaced
         self.history = HistoryWriter()
         self.last_tick = 0.0
+        self.last_publish = 0.0  # time.monotonic() of the last aggregate
         self.info: Callable[[], MasterInfo] = MasterInfo
         self._warned_full = False
         self._sources: dict[int, SnapshotSource] = {}  # id(config) → source
@@ -111,23 +118,43 @@ class StatsMaster:
     # ------------------------------------------------------------------ once a second
 
     def tick(self, now: float | None = None) -> bool:
-        """Append a ring entry if a second has passed; True when it did."""
+        """Publish the aggregate when due; append a ring entry if a second has passed (True
+        when it did). ``now`` is the ring's wall clock; the aggregate runs on CLOCK_MONOTONIC,
+        the clock the workers check its age with."""
         now = time.time() if now is None else now
-        if now - self.last_tick < TICK:
+        ring_due = now - self.last_tick >= TICK
+        if not ring_due and time.monotonic() - self.last_publish < PUBLISH_INTERVAL:
+            return False
+        summed = self.publish_aggregate()
+        if not ring_due:
             return False
         self.last_tick = now
-        n = len(self.objects)
-        if n:
-            totals = read_totals(self.area, n)
-            scur = self._scur(n)
-            maxima = self.area.all_maxima(n)
-            ring, new_maxima = self.history.step(int(now * 1000), totals, n, scur, maxima)
-            for i, values in enumerate(new_maxima):
-                if values != maxima[i]:
-                    self.area.set_maxima(i, values)
-            self.area.write_ring(int(now * 1000), ring)
+        if summed:
+            self._append_ring(now, memoryview(summed).cast("q").tolist())
         self.publish()
         return True
+
+    def publish_aggregate(self) -> bytearray:
+        """Sum the records and publish them for the workers (the tick's, and after ``clear
+        counters`` so that the pages show it at once); returns the sums."""
+        n = len(self.objects)
+        start = self.last_publish = time.monotonic()
+        if not n:
+            return bytearray()
+        summed = read_totals_bytes(self.area, n)
+        # stamped with when the reading began: the sums are at least that fresh
+        collect.publish_aggregate(self.area, summed, n, int(start * 1000))
+        return summed
+
+    def _append_ring(self, now: float, totals: list[int]) -> None:
+        n = len(self.objects)
+        scur = self._scur(n)
+        maxima = self.area.all_maxima(n)
+        ring, new_maxima = self.history.step(int(now * 1000), totals, n, scur, maxima)
+        for i, values in enumerate(new_maxima):
+            if values != maxima[i]:
+                self.area.set_maxima(i, values)
+        self.area.write_ring(int(now * 1000), ring)
 
     def _scur(self, n: int) -> list[int]:
         """Current sessions per object id, from the daemon-wide gauges."""
@@ -166,6 +193,7 @@ class StatsMaster:
     def clear(self, everything: bool) -> None:
         clear(self.area, len(self.objects), everything)
         self.history.reset_maxima()
+        self.publish_aggregate()
 
     def source(self, config: Config, maxconn: int) -> SnapshotSource:
         key = id(config)
@@ -173,8 +201,9 @@ class StatsMaster:
         if src is None or src.config is not config:
             self._sources = {}
             ids = self.register(config)
+            # the runtime API's ``show stat`` sums the slabs itself: exact to the last flush
             src = self._sources[key] = SnapshotSource(
-                self.region, config, ids, self.gauges.slots.get, maxconn
+                self.region, config, ids, self.gauges.slots.get, maxconn, live=True
             )
         return src
 

@@ -462,7 +462,8 @@ def _process_block(snapshot: Snapshot, opts: PageOptions) -> str:
         f"current conns = {p.cur_conns}; conn rate = {p.conn_rate}/sec; "
         f"bit rate = {bit_rate / 1000:.3f} kbps<br>"
         f"reloads = {m.reloads} (failed: {m.failed_reloads}); generation = {m.generation}; "
-        f"worker restarts = {m.restarts}</p>"
+        f"worker restarts = {m.restarts}<br>"
+        f"counters summed {p.sums_age:.1f}s ago, each worker's flushed as below</p>"
         f"<ul>{vrrp}</ul>"
         '<table class="workers"><tr><th>worker pid</th><th>slot</th><th>generation</th>'
         "<th>state</th><th>uptime</th><th>slot restarts</th><th>counters age</th></tr>"

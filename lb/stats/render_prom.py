@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from lb.stats.objects import ObjKind
-from lb.stats.schema import BOUNDS, EXPORTED_BOUNDS, NBUCKETS, Record
+from lb.stats.schema import BOUNDS, EXPORTED_BOUNDS, INDEX, NBUCKETS, Record
 from lb.stats.server_state import CheckStatus, OpState
 from lb.stats.snapshot import Process, Row, Snapshot
 
@@ -30,12 +30,12 @@ class Metric:
     name: str
     kind: str  # "counter" or "gauge"
     help: str
-    get: Getter
+    get: Getter | int  # an int: the record slot holding the value (read without a call)
     http_only: bool = False
 
 
-def _v(name: str) -> Getter:
-    return lambda r: r.value(name)
+def _v(name: str) -> int:
+    return INDEX[name]
 
 
 def _seconds(us: int) -> float:
@@ -261,6 +261,10 @@ def _num(value: int | float) -> str:
     return repr(float(value)) if value == value else "NaN"
 
 
+def _float(value: float | bool) -> str:
+    return repr(value) if type(value) is float and value == value else _num(value)
+
+
 def _labels(row: Row) -> str:
     if row.kind is ObjKind.SERVER:
         return f'proxy="{_escape(row.proxy)}",server="{_escape(row.name)}"'
@@ -292,23 +296,41 @@ class _Out:
         self.lines.append(f"# HELP {name} {text}\n# TYPE {name} {kind}\n")
 
 
-def _family(
-    out: _Out, prefix: str, metric: Metric, rows: Sequence[Row], labels: dict[int, str]
-) -> None:
-    samples = []
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The rows of one scope with their label text, and the HTTP ones apart: every family
+    of the scope walks them (tens of families x a thousand servers)."""
+
+    rows: list[Row]
+    labels: list[str]
+    http_rows: list[Row]
+    http_labels: list[str]
+
+    @classmethod
+    def of(cls, rows: Sequence[Row]) -> _Group:
+        labels = [_labels(r) for r in rows]
+        http = [i for i, r in enumerate(rows) if r.mode == "http"]
+        return cls(list(rows), labels, [rows[i] for i in http], [labels[i] for i in http])
+
+
+def _family(out: _Out, prefix: str, metric: Metric, group: _Group) -> None:
+    if metric.http_only:
+        rows, labels = group.http_rows, group.http_labels
+    else:
+        rows, labels = group.rows, group.labels
     start = f"{prefix}{metric.name}{{"
     get = metric.get
-    http_only = metric.http_only
-    append = samples.append
-    # (most values are ints: formatted inline; floats go through _num for NaN)
-    for row in rows:
-        if http_only and row.mode != "http":
-            continue
-        value = get(row)
-        if value is None:
-            continue
-        text = value if type(value) is int else _num(value)
-        append(f"{start}{labels[id(row)]}}} {text}\n")
+    if type(get) is int:  # a record slot: always an int, never absent
+        samples = [f"{start}{lab}}} {row.c[get]}\n" for row, lab in zip(rows, labels, strict=True)]
+    else:
+        values = list(map(get, rows))  # type: ignore[arg-type]
+        # ints and finite floats formatted inline (repr: the shortest exact form); anything
+        # else (NaN, a bool) through _num
+        samples = [
+            f"{start}{lab}}} {value if type(value) is int else _float(value)}\n"
+            for value, lab in zip(values, labels, strict=True)
+            if value is not None
+        ]
     if samples:
         out.head(prefix + metric.name, metric.kind, metric.help)
         out.lines.extend(samples)
@@ -317,34 +339,35 @@ def _family(
 def _status(
     out: _Out,
     name: str,
-    rows: Sequence[Row],
-    labels: dict[int, str],
+    group: _Group,
     states: Sequence[str],
     current: Callable[[Row], str | None],
     text: str,
 ) -> None:
-    samples = []
-    for row in rows:
+    # every line's end, per current state: one concatenation per sample
+    tails = {now: [f',state="{s}"}} {int(s == now)}\n' for s in states] for now in states}
+    head = f"{name}{{"
+    samples: list[str] = []
+    for row, lab in zip(group.rows, group.labels, strict=True):
         now = current(row)
         if now is None:
             continue
-        lab = labels[id(row)]
-        samples.extend(f'{name}{{{lab},state="{s}"}} {int(s == now)}\n' for s in states)
+        ends = tails.get(now) or [f',state="{s}"}} 0\n' for s in states]
+        start = head + lab
+        samples += [start + end for end in ends]
     if samples:
         out.head(name, "gauge", text)
         out.lines.extend(samples)
 
 
-def _responses(out: _Out, name: str, rows: Sequence[Row], labels: dict[int, str]) -> None:
-    samples = []
-    for row in rows:
-        if row.mode != "http":
-            continue
-        lab = labels[id(row)]
-        samples.extend(
-            f'{name}{{{lab},code="{code}"}} {row.c[slot]}\n'
-            for code, slot in zip(_CODES, _HRSP, strict=True)
-        )
+def _responses(out: _Out, name: str, group: _Group) -> None:
+    codes = [(f',code="{code}"}} ', slot) for code, slot in zip(_CODES, _HRSP, strict=True)]
+    head = f"{name}{{"
+    samples: list[str] = []
+    for row, lab in zip(group.http_rows, group.http_labels, strict=True):
+        c = row.c
+        start = head + lab
+        samples += [f"{start}{code}{c[slot]}\n" for code, slot in codes]
     if samples:
         out.head(name, "counter", "HTTP responses by status class.")
         out.lines.extend(samples)
@@ -352,27 +375,32 @@ def _responses(out: _Out, name: str, rows: Sequence[Row], labels: dict[int, str]
 
 _LE = (*(f"{BOUNDS[i]:g}" for i in EXPORTED_BOUNDS), "+Inf")
 _PICK = (*EXPORTED_BOUNDS, NBUCKETS - 1)  # the last cumulative count is the total
+_LE_TAILS = tuple(f',le="{le}"}} ' for le in _LE)
+_ZEROS = tuple(f"{tail}0\n" for tail in _LE_TAILS)  # an object that never saw a request
 _PHASES = ("queue", "connect", "response", "total")
 
 
-def _histograms(
-    out: _Out, prefix: str, rows: Sequence[Row], labels: dict[int, str], phases: Sequence[int]
-) -> None:
+def _histograms(out: _Out, prefix: str, group: _Group, phases: Sequence[int]) -> None:
+    picks = tuple(zip(_LE_TAILS, _PICK, strict=True))
     for phase in phases:
         word = _PHASES[phase]
         name = f"{prefix}{word}_time_seconds"
-        start = Record.HIST + phase * Record.HIST_STRIDE
+        first = Record.HIST + phase * Record.HIST_STRIDE + 1  # the first bucket
         samples: list[str] = []
         bucket = f"{name}_bucket{{"
-        for row in rows:
-            lab = labels[id(row)]
-            running = list(accumulate(row.c[start + 1 : start + 1 + NBUCKETS]))
-            samples.extend(
-                f'{bucket}{lab},le="{le}"}} {running[i]}\n'
-                for le, i in zip(_LE, _PICK, strict=True)
-            )
-            samples.append(f"{name}_sum{{{lab}}} {_num(_seconds(row.c[start]))}\n")
-            samples.append(f"{name}_count{{{lab}}} {running[-1]}\n")
+        for row, lab in zip(group.rows, group.labels, strict=True):
+            c = row.c
+            start = bucket + lab
+            counts = c[first : first + NBUCKETS]
+            if any(counts):
+                running = list(accumulate(counts))
+                samples += [f"{start}{tail}{running[i]}\n" for tail, i in picks]
+                total = running[-1]
+            else:
+                samples += [start + zero for zero in _ZEROS]
+                total = 0
+            samples.append(f"{name}_sum{{{lab}}} {c[first - 1] / 1_000_000!r}\n")
+            samples.append(f"{name}_count{{{lab}}} {total}\n")
         if samples:
             out.head(name, "histogram", f"{word.capitalize()} time (tcp: of sessions), seconds.")
             out.lines.extend(samples)
@@ -479,42 +507,41 @@ def render_prometheus(
         for s in p.servers
         if not (no_maint and s.state is not None and s.state.maint)
     ]
-    labels = {id(r): _labels(r) for r in (*frontends, *backends, *servers)}
     if "frontend" in wanted and frontends:
+        group = _Group.of(frontends)
         for metric in FRONTEND:
-            _family(out, "haproxy_frontend_", metric, frontends, labels)
+            _family(out, "haproxy_frontend_", metric, group)
         _status(
             out,
             "haproxy_frontend_status",
-            frontends,
-            labels,
+            group,
             ("DOWN", "UP"),
             lambda r: "DOWN" if r.status == "STOP" else "UP",
             "Frontend status, per state label value.",
         )
-        _responses(out, "haproxy_frontend_http_responses_total", frontends, labels)
+        _responses(out, "haproxy_frontend_http_responses_total", group)
     if "backend" in wanted and backends:
+        group = _Group.of(backends)
         for metric in BACKEND:
-            _family(out, "haproxy_backend_", metric, backends, labels)
+            _family(out, "haproxy_backend_", metric, group)
         _status(
             out,
             "haproxy_backend_status",
-            backends,
-            labels,
+            group,
             ("DOWN", "UP"),
             lambda r: "UP" if r.status.startswith("UP") else "DOWN",
             "Backend status, per state label value.",
         )
-        _responses(out, "haproxy_backend_http_responses_total", backends, labels)
-        _histograms(out, "haproxy_backend_", backends, labels, (0, 1, 2, 3))
+        _responses(out, "haproxy_backend_http_responses_total", group)
+        _histograms(out, "haproxy_backend_", group, (0, 1, 2, 3))
     if "server" in wanted and servers:
+        group = _Group.of(servers)
         for metric in SERVER:
-            _family(out, "haproxy_server_", metric, servers, labels)
+            _family(out, "haproxy_server_", metric, group)
         _status(
             out,
             "haproxy_server_status",
-            servers,
-            labels,
+            group,
             _SERVER_STATES,
             _server_state,
             "Server status, per state label value.",
@@ -522,14 +549,13 @@ def render_prometheus(
         _status(
             out,
             "haproxy_server_check_status",
-            servers,
-            labels,
+            group,
             _CHECK_STATES,
             lambda r: r.state.check_status.name if r.checked and r.state else None,
             "Status of the last health check, per state label value.",
         )
-        _responses(out, "haproxy_server_http_responses_total", servers, labels)
+        _responses(out, "haproxy_server_http_responses_total", group)
         # one histogram per server (total time) keeps /metrics small with many servers;
         # the backends have all four
-        _histograms(out, "haproxy_server_", servers, labels, (3,))
+        _histograms(out, "haproxy_server_", group, (3,))
     return "".join(out.lines)

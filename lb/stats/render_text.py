@@ -6,6 +6,7 @@ Pure functions of the proxies a view selected (lb.stats.view.select).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from lb.stats.fields import KIND_LETTER, KIND_NAME, NAMES, TYPED, values
@@ -44,11 +45,14 @@ def _rows(proxies: Iterable[ProxyRows]) -> Iterable[Row]:
         yield from proxy.rows()
 
 
+_NEEDS_QUOTES = re.compile('[,"\n\r]').search
+
+
 def _csv_cell(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
-    if any(c in text for c in ',"\n\r'):
+    if _NEEDS_QUOTES(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -56,12 +60,22 @@ def _csv_cell(value: object) -> str:
 def render_csv(proxies: Iterable[ProxyRows], header: bool = True) -> str:
     out = [CSV_HEADER] if header else []
     for row in _rows(proxies):
-        out.append(",".join(_csv_cell(v) for v in values(row)) + ",\n")
+        # a hundred cells a row, most of them numbers or empty: only text can need quotes
+        cells = [
+            "" if v is None else str(v) if type(v) is int else _csv_cell(v) for v in values(row)
+        ]
+        out.append(",".join(cells) + ",\n")
     return "".join(out)
 
 
 def _typed_text(value: object) -> str:
     return str(value).replace("\n", " ")
+
+
+# "pos.name.1:tags:type:" per (kind letter, position): a typed line is then prefix, this, value
+_TYPED_MIDDLE = {
+    key: f"{key[1]}.{NAMES[key[1]]}.1:{tags}:{typ}:" for key, (tags, typ) in TYPED.items()
+}
 
 
 def render_typed(proxies: Iterable[ProxyRows]) -> str:
@@ -70,35 +84,50 @@ def render_typed(proxies: Iterable[ProxyRows]) -> str:
     for row in _rows(proxies):
         letter = KIND_LETTER[row.kind]
         prefix = f"{letter}.{row.iid}.{row.sid}."
-        for pos, value in enumerate(values(row)):
-            if value is None:
-                continue
-            tags, typ = TYPED[(letter, pos)]
-            out.append(f"{prefix}{pos}.{NAMES[pos]}.1:{tags}:{typ}:{_typed_text(value)}\n")
+        out += [
+            f"{prefix}{_TYPED_MIDDLE[(letter, pos)]}"
+            f"{value if type(value) is int else _typed_text(value)}\n"
+            for pos, value in enumerate(values(row))
+            if value is not None
+        ]
     return "".join(out)
+
+
+def _json_parts() -> dict[tuple[str, int], tuple[dict[str, object], dict[str, str], str]]:
+    """Per (kind letter, position): the field and tags objects, shared by every row (json.dumps
+    writes a shared dict as many times as it appears), and the value type."""
+    out: dict[tuple[str, int], tuple[dict[str, object], dict[str, str], str]] = {}
+    for (letter, pos), (tags, typ) in TYPED.items():
+        words = {
+            "origin": _TAG_WORDS["origin"][tags[0]],
+            "nature": _TAG_WORDS["nature"][tags[1]],
+            "scope": _TAG_WORDS["scope"][tags[2]],
+        }
+        out[(letter, pos)] = ({"pos": pos, "name": NAMES[pos]}, words, typ)
+    return out
+
+
+_JSON_PARTS = _json_parts()
 
 
 def typed_fields(row: Row) -> list[dict[str, object]]:
     """One row as HAProxy's JSON objects (one per field)."""
     letter = KIND_LETTER[row.kind]
     kind = KIND_NAME[row.kind]
+    iid, sid = row.iid, row.sid
     out: list[dict[str, object]] = []
     for pos, value in enumerate(values(row)):
         if value is None:
             continue
-        tags, typ = TYPED[(letter, pos)]
+        field, tags, typ = _JSON_PARTS[(letter, pos)]
         out.append(
             {
                 "objType": kind,
-                "proxyId": row.iid,
-                "id": row.sid,
-                "field": {"pos": pos, "name": NAMES[pos]},
+                "proxyId": iid,
+                "id": sid,
+                "field": field,
                 "processNum": 1,
-                "tags": {
-                    "origin": _TAG_WORDS["origin"][tags[0]],
-                    "nature": _TAG_WORDS["nature"][tags[1]],
-                    "scope": _TAG_WORDS["scope"][tags[2]],
-                },
+                "tags": tags,
                 "value": {"type": typ, "value": value},
             }
         )

@@ -1,8 +1,13 @@
 """Reading a snapshot out of the shared region (for a worker's stats page, or the master).
 
-A ``SnapshotSource`` is made once per configuration; ``take()`` reads the live slabs, the
-retired accumulator, the ring's newest entries, the gauges and the server states, then
-hands them to the pure ``snapshot.assemble``. It never blocks a writer.
+A ``SnapshotSource`` is made once per configuration; ``take()`` reads the summed records, the
+ring's newest entries, the gauges and the server states, then hands them to the pure
+``snapshot.assemble``. It never blocks a writer.
+
+The summed records are, for a worker, the aggregate the master publishes twice a second (one
+copy: /metrics with a thousand servers must answer in a few tens of ms, and summing every slab
+is most of that); when that aggregate is missing or older than a second, and always for the
+master's own ``live`` source (``show stat``), they are summed from the slabs there and then.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from collections.abc import Callable
 
 from lb.config.model import Config
 from lb.stats.area import Ring, SlabField
-from lb.stats.collect import read_totals
+from lb.stats.collect import read_published, read_totals
 from lb.stats.info import decode_info
-from lb.stats.objects import ObjKind, backend_key, config_objects, frontend_key
-from lb.stats.server_state import ServerState, ServerStateTable, StateSlots
+from lb.stats.objects import ObjKind, backend_key, config_objects, frontend_key, server_key
+from lb.stats.server_state import ServerState, ServerStateTable, StateSlots, word_written
 from lb.stats.shm import GaugeNames, SharedRegion
-from lb.stats.snapshot import Inputs, Process, Series, Snapshot, assemble
+from lb.stats.snapshot import Inputs, Process, Series, Snapshot, assemble, placeholder_state
 
 GaugeLookup = Callable[[str], "int | None"]  # gauge name → slot, None when it has none
 
@@ -31,8 +36,10 @@ class SnapshotSource:
         ids: dict[str, int],
         gauge: GaugeLookup,
         maxconn: int = 0,
+        live: bool = False,
     ) -> None:
         self.region = region
+        self.live = live  # sum the slabs at every take (else: the published aggregate)
         self.area = region.stats
         self.config = config
         self.ids = ids
@@ -53,6 +60,15 @@ class SnapshotSource:
                 self._scur[ref.key] = region.counter_index(slot)
         self._nservers = sum(1 for ref in self.refs if ref.kind is ObjKind.SERVER)
         self._states = self._state_slots()
+        # what a server nobody wrote a state for shows, made once
+        self._placeholders: dict[str, ServerState] = {
+            server_key(proxy.name, server.name): placeholder_state(server)
+            for proxy in config.proxies
+            for server in proxy.servers
+        }
+        # decoded states by their three words: states rarely change, decoding a thousand
+        # of them at every take would cost more than reading them
+        self._decoded: dict[tuple[int, int, int], ServerState] = {}
 
     def _state_slots(self) -> tuple[ServerStateTable | None, dict[str, StateSlots]]:
         version = self.gauge(GaugeNames.SERVER_STATE_VERSION)
@@ -68,6 +84,28 @@ class SnapshotSource:
                 slots[ref.key] = StateSlots(*(self.region.counter_index(s) for s in found))  # type: ignore[arg-type]
         return table, slots
 
+    def _server_states(self) -> dict[str, ServerState]:
+        table, slots = self._states
+        if len(slots) < self._nservers:  # the master may have added state slots since
+            table, slots = self._states = self._state_slots()
+        states = dict(self._placeholders)
+        if table is None:
+            return states
+        load = self.region.counters.load
+        decoded = self._decoded
+        if len(decoded) > 4 * len(slots) + 64:  # old words of states long gone
+            decoded.clear()
+        for key, s in slots.items():
+            word = load(s.state)  # first, as ServerStateTable.load: the master writes it last
+            if not word_written(word):
+                continue
+            words = (word, load(s.check), load(s.since))
+            state = decoded.get(words)
+            if state is None:
+                state = decoded[words] = ServerState.unpack(*words)
+            states[key] = state
+        return states
+
     def _global(self, name: str) -> int:
         slot = self.gauge(name)
         return self.region.load(slot) if slot is not None else 0
@@ -75,7 +113,11 @@ class SnapshotSource:
     def take(self, history: bool = False) -> Snapshot:
         area = self.area
         now = time.time()
-        totals = read_totals(area, self.nobjects)
+        published = None if self.live else read_published(area, self.nobjects)
+        if published is not None:
+            age_ms, totals = published
+        else:
+            age_ms, totals = 0, read_totals(area, self.nobjects)
         head = area.ring_head
         ring: list[int] = []
         ring_prev: list[int] = []
@@ -87,15 +129,7 @@ class SnapshotSource:
                 elapsed = (stamp - before) / 1000.0 if stamp and before else 0.0
         counters = self.region.counters
         scur = {key: counters.load(index) for key, index in self._scur.items()}
-        table, slots = self._states
-        if len(slots) < self._nservers:  # the master may have added state slots since
-            table, slots = self._states = self._state_slots()
-        states: dict[str, ServerState] = {}
-        if table is not None:
-            for key, s in slots.items():
-                state = table.load(s)
-                if state is not None:
-                    states[key] = state
+        states = self._server_states()
         master = decode_info(area.read_info())
         g = self.config.global_
         process = Process(
@@ -109,6 +143,7 @@ class SnapshotSource:
             cur_conns=self._global(GaugeNames.GLOBAL_CUR_CONNS),
             cum_conns=self._global(GaugeNames.GLOBAL_CUM_CONNS),
             master=master,
+            sums_age=age_ms / 1000,
             flushed_ms={
                 w.slab: area.table(w.slab, SlabField.FLUSHED_MS)
                 for w in master.workers
@@ -122,7 +157,7 @@ class SnapshotSource:
             ring=ring,
             ring_prev=ring_prev,
             ring_elapsed=elapsed,
-            maxima=dict(enumerate(area.all_maxima(self.nobjects))),
+            maxima=area.maxima_values(self.nobjects),
             scur=scur,
             states=states,
             lastsess_ms=int(time.monotonic() * 1000),
