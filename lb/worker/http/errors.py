@@ -6,19 +6,14 @@
 
 from __future__ import annotations
 
-_MESSAGES = {
-    400: (b"Bad request", b"Your browser sent an invalid request."),
-    403: (b"Forbidden", b"Request forbidden by administrative rules."),
-    408: (b"Request Time-out", b"Your browser didn't send a complete request in time."),
-    500: (b"Internal Server Error", b"An internal server error occurred."),
-    502: (b"Bad Gateway", b"The server returned an invalid or incomplete response."),
-    503: (b"Service Unavailable", b"No server is available to handle this request."),
-    504: (b"Gateway Time-out", b"The server didn't respond in time."),
-}
+from lb.acl.answer import MESSAGES
+
+# lb's own answers: HAProxy's built-in messages (one table, shared with the rules' answers)
+_OWN = (400, 403, 408, 500, 502, 503, 504)
 
 
 def default_response(status: int) -> bytes:
-    title, text = _MESSAGES[status]
+    title, text = MESSAGES[status]
     body = b"<html><body><h1>%d %s</h1>\n%s\n</body></html>\n" % (status, title, text)
     return (
         b"HTTP/1.1 %d %s\r\n"
@@ -36,7 +31,7 @@ class ErrorResponses:
     __slots__ = ("_responses", "custom")
 
     def __init__(self, errorfiles: dict[int, bytes] | None = None) -> None:
-        self._responses = {code: default_response(code) for code in _MESSAGES}
+        self._responses = {code: default_response(code) for code in _OWN}
         self.custom = frozenset(errorfiles or ())  # statuses an errorfile answers
         for code, raw in (errorfiles or {}).items():
             self._responses[code] = raw
