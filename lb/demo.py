@@ -1,8 +1,8 @@
 """``lb demo``: lb in front of three small demo backends, with nothing to configure.
 
-The backends answer any request with a short HTTP response naming themselves,
-so ``curl http://127.0.0.1:8000/`` shows the round robin at work even though
-the demo proxies in tcp mode.
+The backends answer any request with a short HTTP response naming themselves, so
+``curl http://127.0.0.1:8000/`` shows the round robin at work; a second listener serves
+the stats page and Prometheus metrics, and the master health-checks the backends.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import sys
 import tempfile
 
 DEMO_CONFIG = """\
-# The configuration `lb demo` runs: HAProxy syntax, tcp mode.
+# The configuration `lb demo` runs: HAProxy syntax.
 global
     nbthread 2
     stats socket {sock} mode 600 level admin
     hard-stop-after 30s
 
 defaults
-    mode tcp
+    mode http
     timeout connect 2s
     timeout client 30s
     timeout server 30s
@@ -38,6 +38,14 @@ frontend demo
 backend demo_servers
     balance roundrobin
 {servers}
+
+listen stats
+    bind 127.0.0.1:{stats_port}
+    stats enable
+    stats uri /stats
+    stats refresh 5s
+    stats admin if LOCALHOST
+    http-request use-service prometheus-exporter if {{ path /metrics }}
 """
 
 
@@ -93,20 +101,28 @@ def backends_main(argv: list[str]) -> int:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="lb demo", description=__doc__)
     p.add_argument("--port", type=int, default=8000, help="where lb listens (default 8000)")
+    p.add_argument(
+        "--stats-port", type=int, default=8404, help="the stats page and /metrics (default 8404)"
+    )
     args = p.parse_args(argv)
     port = args.port if _port_is_free(args.port) else _free_port()
     ports = [_free_port() for _ in range(3)]
     workdir = tempfile.mkdtemp(prefix="lb-demo-")
     sock = os.path.join(workdir, "lb.sock")
-    servers = "\n".join(f"    server demo{i + 1} 127.0.0.1:{p}" for i, p in enumerate(ports))
+    servers = "\n".join(
+        f"    server demo{i + 1} 127.0.0.1:{p} check inter 2s" for i, p in enumerate(ports)
+    )
+    stats_port = args.stats_port if _port_is_free(args.stats_port) else _free_port()
     cfg = os.path.join(workdir, "demo.cfg")
     with open(cfg, "w") as f:
-        f.write(DEMO_CONFIG.format(sock=sock, port=port, servers=servers))
+        f.write(DEMO_CONFIG.format(sock=sock, port=port, servers=servers, stats_port=stats_port))
     backends = subprocess.Popen([sys.executable, "-m", "lb.demo", "backends", *map(str, ports)])
     print(
         f"""
 lb demo: lb listens on 127.0.0.1:{port} in front of 3 demo backends.
   try:       curl http://127.0.0.1:{port}/      (run it a few times: round robin)
+  stats:     http://127.0.0.1:{stats_port}/stats      (live page; ;csv and ;json too)
+  metrics:   curl http://127.0.0.1:{stats_port}/metrics
   runtime:   echo 'show proc' | socat stdio {sock}
              echo 'show info' | socat stdio {sock}
   reload:    kill -USR2 <master pid>   (no connection is lost)

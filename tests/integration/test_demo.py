@@ -13,9 +13,9 @@ from tests.support.lbproc import lb_command
 from tests.support.procs import ProcRef, descendants, wait_gone
 
 
-def _get(port: int) -> bytes:
+def _get(port: int, path: str = "/") -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: demo\r\n\r\n")
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n" % path.encode())
         data = b""
         while chunk := s.recv(4096):
             data += chunk
@@ -23,9 +23,9 @@ def _get(port: int) -> bytes:
 
 
 def test_demo_round_robins_over_its_backends() -> None:
-    port = free_port()
+    port, stats_port = free_port(), free_port()
     proc = subprocess.Popen(
-        lb_command("demo", "--port", str(port)),
+        lb_command("demo", "--port", str(port), "--stats-port", str(stats_port)),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -45,6 +45,10 @@ def test_demo_round_robins_over_its_backends() -> None:
             assert reply.startswith(b"HTTP/1.1 200 OK")
             names.append(re.search(rb"hello from (demo\d)", reply).group(1).decode())  # type: ignore[union-attr]
         assert len(set(names)) == 3, names
+        page = _get(stats_port, "/stats")
+        assert page.startswith(b"HTTP/1.1 200") and b"demo_servers" in page
+        metrics = _get(stats_port, "/metrics")
+        assert b'haproxy_backend_http_requests_total{proxy="demo_servers"}' in metrics
     finally:
         family.update(descendants(proc.pid))
         proc.send_signal(signal.SIGINT)  # Ctrl-C
