@@ -717,6 +717,8 @@ def _bind_options(parser: HaproxyParser, words: list[str], src: Source) -> dict[
             parser.report.not_yet(src, name, "bind option")
         elif name in ("v4v6", "v6only"):
             opts[name] = True
+        elif name == "accept-proxy":
+            opts["accept_proxy"] = True
         elif name == "name":
             opts["name"] = value
         else:  # backlog

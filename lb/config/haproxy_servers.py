@@ -129,6 +129,10 @@ def _server_option(report: Reporter, server: Server, opt: str, value: str, src: 
             report.alert(src, f"server option 'addr' expects an IP address, got '{value}'")
     elif opt == "cookie":
         server.cookie = value
+    elif opt in ("send-proxy", "no-send-proxy"):
+        server.send_proxy = opt == "send-proxy"
+    elif opt in ("send-proxy-v2", "no-send-proxy-v2"):
+        server.send_proxy_v2 = opt == "send-proxy-v2"
 
 
 def new_server(template: Server | None, name: str, host: str, port: int, src: Source) -> Server:

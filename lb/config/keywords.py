@@ -693,6 +693,14 @@ BIND_OPTIONS: dict[str, OptionWord] = _opts(
         OptionWord("v4v6", 0, S),
         OptionWord("v6only", 0, S),
         OptionWord("backlog", 1, S),
+        OptionWord(
+            "accept-proxy",
+            0,
+            S,
+            "PROXY protocol v1 or v2 (detected) before the connection's bytes; its client "
+            "address replaces the peer's (logs, src, X-Forwarded-For, balance source); "
+            "a connection without a valid header is closed (bound by timeout client)",
+        ),
         *_many(
             "accept-netscaler-cip alpn ca-file ca-ignore-err ca-sign-file ca-sign-pass "
             "ca-verify-file ciphers ciphersuites client-sigalgs crl-file crt crt-ignore-err "
@@ -703,7 +711,7 @@ BIND_OPTIONS: dict[str, OptionWord] = _opts(
             1,
         ),
         *_many(
-            "accept-proxy allow-0rtt defer-accept expose-fd force-sslv3 force-tlsv10 "
+            "allow-0rtt defer-accept expose-fd force-sslv3 force-tlsv10 "
             "force-tlsv11 force-tlsv12 force-tlsv13 generate-certificates no-alpn no-ca-names "
             "no-sslv3 no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 "
             "prefer-client-ciphers quic-force-retry ssl strict-sni tfo transparent",
@@ -741,6 +749,17 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
         OptionWord("port", 1, S, "checks go to this port"),
         OptionWord("addr", 1, S, "checks go to this address"),
         OptionWord("cookie", 1, S, "the value of the backend's persistence cookie"),
+        OptionWord(
+            "send-proxy",
+            0,
+            S,
+            "a PROXY protocol v1 header first on each server connection; in mode http "
+            "such a connection serves only the client connection it was opened for (as in "
+            "HAProxy); HTTP checks carry one too unless 'port' or 'addr' is set",
+        ),
+        OptionWord("send-proxy-v2", 0, S, "the same with a v2 (binary) header; wins over v1"),
+        OptionWord("no-send-proxy", 0, S),
+        OptionWord("no-send-proxy-v2", 0, S),
         *_many(
             "agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
             "check-proto check-sni ciphers ciphersuites client-sigalgs crl-file crt "
@@ -755,10 +774,10 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
         *_many(
             "agent-check allow-0rtt check-reuse-pool check-send-proxy check-ssl "
             "check-via-socks4 force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 "
-            "no-agent-check no-check-ssl no-send-proxy no-send-proxy-v2 "
+            "no-agent-check no-check-ssl "
             "no-send-proxy-v2-ssl no-send-proxy-v2-ssl-cn no-ssl no-ssl-reuse no-sslv3 "
             "no-tfo no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 no-verifyhost "
-            "send-proxy send-proxy-v2 send-proxy-v2-ssl send-proxy-v2-ssl-cn ssl ssl-reuse "
+            "send-proxy-v2-ssl send-proxy-v2-ssl-cn ssl ssl-reuse "
             "stick tfo tls-tickets",
             0,
         ),

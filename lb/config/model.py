@@ -39,6 +39,7 @@ class Bind(Struct):
     # IP_FREEBIND: bind before the address is configured here (a keepalived virtual_server
     # on a VIP that VRRP moves between hosts)
     freebind: bool = False
+    accept_proxy: bool = False  # bind option accept-proxy: a PROXY protocol header first
 
     def key(self) -> str:
         """Identity of the listening socket: same key across reloads = same socket."""
@@ -68,6 +69,9 @@ class Server(Struct):
     check_port: int | None = None  # "port": checks go there instead of the service port
     check_addr: str | None = None  # "addr": checks go there instead of the server address
     cookie: str | None = None  # value of the persistence cookie naming this server
+    # PROXY protocol header first on each connection to the server (v2 wins over v1)
+    send_proxy: bool = False
+    send_proxy_v2: bool = False
 
 
 class HttpCheckExpect(Struct):

@@ -232,6 +232,10 @@ def render_reference() -> str:
         "#### `bind` options",
         "",
         "An unknown bind option is an ALERT (and the rest of the line is not read).",
+        "`accept-proxy`: each connection starts with a PROXY protocol header, v1 or v2",
+        "(told apart by its first bytes); the client address it carries replaces the peer's",
+        "in logs, `src`/`src_port`, X-Forwarded-For and `balance source`. A connection",
+        "without a valid header, or without a whole one within `timeout client`, is closed.",
         "",
     ]
     out += _option_table(kw.BIND_OPTIONS.values())
@@ -247,6 +251,12 @@ def render_reference() -> str:
         "failed check takes it down, then `rise` successes bring it back, as in HAProxy.",
         "The state (and `disabled`, drain, maintenance) lives in shared memory and survives a",
         "reload, matched by backend and server name.",
+        "`send-proxy` / `send-proxy-v2`: a PROXY protocol header first on each new connection",
+        "to the server, naming the client (the one an `accept-proxy` header named, if any).",
+        "In mode http such a connection is private to its client connection, as in HAProxy:",
+        "it is reused for that client's next requests and never pooled for others. HTTP",
+        "checks send a header too (v2 LOCAL, v1 UNKNOWN) unless `port` or `addr` is set;",
+        "`check-send-proxy` is not supported yet.",
         "",
     ]
     out += _option_table(kw.SERVER_OPTIONS.values())

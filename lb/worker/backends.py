@@ -65,6 +65,7 @@ class ServerTarget:
         "name",
         "persist_ok",
         "queue_index",
+        "send_proxy",
         "state_index",
         "usable",
         "weight",
@@ -98,6 +99,8 @@ class ServerTarget:
         self.weight = server.weight  # configured (static-rr keeps it)
         self.backup = server.backup
         self.cookie = server.cookie  # value of the persistence cookie naming this server
+        # PROXY protocol version written first on each connection to it (0: none)
+        self.send_proxy = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
         # From the state table (the configuration until the master has written it):
         self.usable = not server.disabled  # takes new traffic
         self.persist_ok = not server.disabled  # takes traffic that sticks to it (cookie)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from lb._native import SplicePump, Stop
 from lb.accesslog import NOSRV, LogRecord, elapsed_ms
+from lb.worker import proxy_protocol
+from lb.worker.proxy_protocol import ProxyHeader, ProxyHeaderError
 
 if TYPE_CHECKING:
     import asyncio
@@ -114,6 +116,7 @@ class TcpSession:
         "down",
         "frontend",
         "idle_limit",
+        "local_addr",
         "loop",
         "redispatched",
         "retries",
@@ -136,6 +139,7 @@ class TcpSession:
         backend: Backend,
         client: socket.socket,
         client_addr: tuple[str, int] = ("-", -1),
+        local_addr: tuple[str, int] | None = None,
     ) -> None:
         self.worker = worker
         self.loop: asyncio.AbstractEventLoop = worker.loop
@@ -143,6 +147,8 @@ class TcpSession:
         self.backend = backend
         self.client = client
         self.client_addr = client_addr  # as accept() gave it: the peer may be gone at log time
+        # the address the client connected to, when a PROXY header said it (None: the socket's)
+        self.local_addr = local_addr
         self.server_sock: socket.socket | None = None
         self.target: ServerTarget | None = None
         self.up: Direction | None = None  # client → server
@@ -284,6 +290,10 @@ class TcpSession:
         self.t_connected = self.loop.time()
         client, server = self.client, self.server_sock
         assert server is not None
+        target = self.target
+        if target is not None and target.send_proxy and not self._send_proxy_header(server):
+            self._connect_failed()
+            return
         pool = self.worker.pipes
         self.up = Direction(
             self, client, server, SplicePump(client.fileno(), server.fileno(), pool)
@@ -295,6 +305,31 @@ class TcpSession:
         self.active = self.worker.clock
         self.up.start()
         self.down.start()
+
+    def _send_proxy_header(self, server: socket.socket) -> bool:
+        """send-proxy / send-proxy-v2: the header goes first, before any spliced byte.
+
+        A fresh connection's send buffer is empty, so the header (at most a few dozen
+        bytes) goes in one call; anything else counts as a failed connection.
+        """
+        assert self.target is not None
+        header = proxy_protocol.build(
+            self.target.send_proxy, self.client_addr, self.local_address()
+        )
+        try:
+            return server.send(header) == len(header)
+        except OSError:
+            return False
+
+    def local_address(self) -> tuple[str, int] | None:
+        """The address the client connected to (the PROXY header's, when one said it)."""
+        if self.local_addr is not None:
+            return self.local_addr
+        try:
+            local = self.client.getsockname()
+        except OSError:
+            return None
+        return local[0], local[1]
 
     def direction_done(self) -> None:
         up, down = self.up, self.down
@@ -382,10 +417,7 @@ def tcp_record(session: TcpSession) -> LogRecord:
     """The tcplog line's fields for one session, taken as it closes."""
     now = session.loop.time()
     client_ip, client_port = session.client_addr[:2]
-    try:
-        local_ip, local_port = session.client.getsockname()[:2]
-    except OSError:
-        local_ip, local_port = "-", -1
+    local_ip, local_port = session.local_address() or ("-", -1)
     up, down = session.up, session.down
     target = session.target
     return LogRecord(
@@ -408,3 +440,84 @@ def tcp_record(session: TcpSession) -> LogRecord:
         actconn=session.worker.counters.load(session.worker.global_cur),
         feconn=session.worker.counters.load(session.frontend.cur_index),
     )
+
+
+class ProxyHeaderReader:
+    """``bind … accept-proxy`` in mode tcp: the PROXY header, read off the raw socket
+    before splicing starts, and not one byte further.
+
+    Bytes are peeked; while the header is incomplete every byte peeked belongs to it
+    and is consumed, so the reader is not woken again for the same bytes; once it is
+    complete only what is left of it is consumed. The client's data stays in the socket
+    for the splice pumps. Bounded by ``timeout client``; a connection whose first bytes
+    are not a valid header is closed.
+    """
+
+    __slots__ = ("buf", "client", "fd", "frontend", "loop", "peer", "timer", "worker")
+
+    def __init__(
+        self,
+        worker: Worker,
+        frontend: Frontend,
+        client: socket.socket,
+        peer: tuple[str, int],
+        timeout: float,
+    ) -> None:
+        self.worker = worker
+        self.loop: asyncio.AbstractEventLoop = worker.loop
+        self.frontend = frontend
+        self.client = client
+        self.peer = peer
+        self.fd = client.fileno()
+        self.buf = b""
+        self.loop.add_reader(self.fd, self._on_readable)
+        self.timer = self.loop.call_later(timeout, self.fail) if timeout else None
+
+    def _on_readable(self) -> None:
+        client, buf = self.client, self.buf
+        try:
+            peeked = client.recv(min(4096, proxy_protocol.V2_MAX - len(buf)), socket.MSG_PEEK)
+            if not peeked:
+                self.fail()  # closed before a whole header
+                return
+            data = buf + peeked if buf else peeked
+            parsed = proxy_protocol.parse(data)
+            if parsed is None:
+                self.buf = buf + client.recv(len(peeked))
+                return
+            header, used = parsed
+            left = used - len(buf)
+            while left > 0:  # already in the socket: the peek saw it
+                got = client.recv(left)
+                if not got:
+                    raise OSError(errno.ECONNRESET, "connection closed")
+                left -= len(got)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (OSError, ProxyHeaderError):
+            self.fail()
+            return
+        self._stop()
+        self.worker.proxy_header_read(self, header)
+
+    def _stop(self) -> None:
+        self.loop.remove_reader(self.fd)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def fail(self) -> None:
+        """No valid header (or none in time): the connection is closed."""
+        self._stop()
+        self.client.close()
+        self.worker.proxy_header_failed(self)
+
+
+def proxied_addresses(
+    header: ProxyHeader, peer: tuple[str, int]
+) -> tuple[tuple[str, int], tuple[str, int] | None]:
+    """The client's address and the one it connected to, after a PROXY header: the
+    header's when it carries them (PROXY over TCP), the connection's otherwise."""
+    if header.source is None:
+        return peer, None
+    return header.source, header.destination

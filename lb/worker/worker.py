@@ -27,10 +27,11 @@ from lb.stats.shm import GaugeNames, SharedRegion
 from lb.stats.source import SnapshotSource
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.boot import WorkerBoot
-from lb.worker.http.session import HttpSession
+from lb.worker.http.session import HttpSession, ProxiedHttpSession
 from lb.worker.http.settings import HttpSettings
 from lb.worker.http.upstream import ServerPool
-from lb.worker.tcp_session import TcpSession
+from lb.worker.proxy_protocol import ProxyHeader
+from lb.worker.tcp_session import ProxyHeaderReader, TcpSession, proxied_addresses
 
 if TYPE_CHECKING:
     from lb.config.model import Config, Proxy, StatsSettings
@@ -47,19 +48,21 @@ QUEUE_POLL = 0.01  # s between looks at full servers for queued connections
 
 
 class Listener:
-    __slots__ = ("accepting", "fd", "frontend", "sock")
+    __slots__ = ("accept_proxy", "accepting", "fd", "frontend", "sock")
 
-    def __init__(self, frontend: Frontend, fd: int) -> None:
+    def __init__(self, frontend: Frontend, fd: int, accept_proxy: bool = False) -> None:
         self.frontend = frontend
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(False)
         self.fd = fd
         self.accepting = False
+        self.accept_proxy = accept_proxy  # bind … accept-proxy: a PROXY header comes first
 
 
 class Frontend:
     __slots__ = (
         "backend",
+        "client_timeout",
         "cum_index",
         "cur_index",
         "http",
@@ -90,6 +93,7 @@ class Frontend:
         self.cum_index = region.counter_index(gauges[GaugeNames.frontend_cum_conns(proxy.name)])
         self.paused = False
         self.idle_timeout = _idle_timeout(proxy, backend)
+        self.client_timeout = (proxy.timeouts.client or 0) / 1000.0  # 0 = none
         self.http: HttpSettings | None = None  # set for mode http
         self.logger: AccessLogger | None = None  # set when the frontend has log targets
         # content switching (lb.acl): None when routing does not depend on the request
@@ -136,6 +140,7 @@ class Worker:
         self.maxconn = boot.maxconn
         self.pipes = PipePool()
         self.sessions: set[TcpSession] = set()
+        self.handshakes: set[ProxyHeaderReader] = set()  # mode tcp: PROXY headers awaited
         self.http_sessions: set[HttpSession] = set()
         self._pools: dict[ServerTarget, ServerPool] = {}
         # server maxconn: what waits for a free server slot, per backend, in arrival order
@@ -242,9 +247,14 @@ class Worker:
                 )
                 for settings in {*frontend.routes.values(), frontend.http}:
                     settings.stats_admin = self._stats_admin(settings.stats, proxy, config)
+        proxied = {
+            proxy.name: {b.key() for b in proxy.binds if b.accept_proxy}
+            for proxy in config.frontends()
+        }
         for lfd in self.boot.listeners:
             frontend = frontends[lfd.frontend]
-            frontend.listeners.append(Listener(frontend, lfd.fd))
+            accept_proxy = lfd.bind_key in proxied.get(lfd.frontend, ())
+            frontend.listeners.append(Listener(frontend, lfd.fd, accept_proxy))
         return frontends
 
     # ------------------------------------------------------------------ life
@@ -267,6 +277,8 @@ class Worker:
                 listener.sock.close()
         for http in list(self.http_sessions):
             http.graceful()  # idle keep-alive connections close now, busy ones after
+        for reader in list(self.handshakes):
+            reader.fail()  # no PROXY header yet: nothing in flight
         self._maybe_exit()
 
     def fast_stop(self) -> None:
@@ -275,13 +287,15 @@ class Worker:
             self._unlisten(frontend)
         for session in list(self.sessions):
             session.close(abort=True)
+        for reader in list(self.handshakes):
+            reader.fail()
         for http in list(self.http_sessions):
             http.abort()
         self.flush_stats()
         self.loop.stop()
 
     def _maybe_exit(self) -> None:
-        if self.stopping and not self.sessions and not self.http_sessions:
+        if self.stopping and not self.sessions and not self.http_sessions and not self.handshakes:
             self.flush_stats()  # the last counts, before the master folds the slab
             self.loop.stop()
 
@@ -364,15 +378,23 @@ class Worker:
         return any(t.usable for t in be.servers if t.name == server)
 
     def route_connection(
-        self, frontend: Frontend, client_addr: tuple[str, int], sock: socket.socket
+        self,
+        frontend: Frontend,
+        client_addr: tuple[str, int],
+        sock: socket.socket,
+        local: tuple[str, int] | None = None,
     ) -> Backend | None:
-        """mode tcp with conditional use_backend: the backend for this connection."""
+        """mode tcp with conditional use_backend: the backend for this connection.
+
+        ``local`` is the address the client connected to when a PROXY header said it.
+        """
         rules = frontend.rules
         assert rules is not None
-        try:
-            local = sock.getsockname()
-        except OSError:
-            local = ("", 0)
+        if local is None:
+            try:
+                local = sock.getsockname()
+            except OSError:
+                local = ("", 0)
         txn = HttpTxn(
             b"", b"", "1.1", [], client_addr[0], client_addr[1], local[0], local[1], frontend.name
         )
@@ -518,34 +540,62 @@ class Worker:
             stats = frontend.stats
             stats.conn_tot += 1
             stats.stot += 1  # HAProxy's frontend sessions: connections, in both modes
-            backend = frontend.backend
-            if frontend.rules is not None and frontend.http is None:
-                backend = self.route_connection(frontend, addr, client)
-            if backend is None and frontend.http is None:
-                client.close()  # no backend for this connection: HAProxy closes it
-                self._release(frontend)
-                continue
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if frontend.http is not None:
-                self._start_http(frontend, frontend.http, client)
-                continue
-            assert backend is not None
-            session = TcpSession(self, frontend, backend, client, addr)
-            self.sessions.add(session)
-            session.start()
+                # (with accept-proxy the session reads the header off its first bytes)
+                self._start_http(frontend, frontend.http, client, listener.accept_proxy)
+            elif listener.accept_proxy:  # the header first, then routing and splicing
+                reader = ProxyHeaderReader(self, frontend, client, addr, frontend.client_timeout)
+                self.handshakes.add(reader)
+            else:
+                self._start_tcp(frontend, client, addr)
+
+    def _start_tcp(
+        self,
+        frontend: Frontend,
+        client: socket.socket,
+        addr: tuple[str, int],
+        local: tuple[str, int] | None = None,
+    ) -> None:
+        backend = frontend.backend
+        if frontend.rules is not None:
+            backend = self.route_connection(frontend, addr, client, local)
+        if backend is None:
+            client.close()  # no backend for this connection: HAProxy closes it
+            self._release(frontend)
+            return
+        session = TcpSession(self, frontend, backend, client, addr, local)
+        self.sessions.add(session)
+        session.start()
+
+    def proxy_header_read(self, reader: ProxyHeaderReader, header: ProxyHeader) -> None:
+        """accept-proxy, mode tcp: the header is in; the client is who it says."""
+        self.handshakes.discard(reader)
+        client_addr, local = proxied_addresses(header, reader.peer)
+        self._start_tcp(reader.frontend, reader.client, client_addr, local)
+
+    def proxy_header_failed(self, reader: ProxyHeaderReader) -> None:
+        """accept-proxy, mode tcp: no valid header; the reader closed the connection."""
+        self.handshakes.discard(reader)
+        self._slot_freed(reader.frontend)
 
     def _start_http(
-        self, frontend: Frontend, settings: HttpSettings, client: socket.socket
+        self,
+        frontend: Frontend,
+        settings: HttpSettings,
+        client: socket.socket,
+        accept_proxy: bool = False,
     ) -> None:
         def started(task: asyncio.Task[object]) -> None:
             if task.cancelled() or task.exception() is not None:
                 client.close()
                 self._release(frontend)
 
+        factory = ProxiedHttpSession if accept_proxy else HttpSession
         task = self.loop.create_task(
             self.loop.connect_accepted_socket(
-                lambda: HttpSession(self, frontend, settings), sock=client
+                lambda: factory(self, frontend, settings), sock=client
             )
         )
         task.add_done_callback(started)
@@ -556,7 +606,11 @@ class Worker:
 
     def session_closed(self, session: TcpSession) -> None:
         self.sessions.discard(session)
-        self._release(session.frontend)
+        self._slot_freed(session.frontend)
+
+    def _slot_freed(self, frontend: Frontend) -> None:
+        """A connection ended: its slots go back, and a paused accept may go on."""
+        self._release(frontend)
         if self._resume_handle is not None:
             self._resume_handle.cancel()
             self._resume()

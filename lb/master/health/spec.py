@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from lb.config.model import Config, HttpCheckExpect, Proxy, Server
 from lb.master.health.httpcheck import KeepalivedUrl, haproxy_request
 from lb.master.health.schedule import Timing
+from lb.worker.proxy_protocol import build_v1, build_v2
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +136,18 @@ def haproxy_check(proxy: Proxy, server: Server, service: Target) -> CheckSpec | 
     probe: Probe
     hc = proxy.http_check
     if hc.enabled:
+        request = haproxy_request(hc)
+        proxied = server.send_proxy or server.send_proxy_v2
+        if proxied and server.check_port is None and server.check_addr is None:
+            # HAProxy: checks of a send-proxy server carry a header too, unless they go to
+            # another port or address; a check has no client to name (v2 LOCAL, v1 UNKNOWN)
+            header = (
+                build_v2(None, None, local=True) if server.send_proxy_v2 else build_v1(None, None)
+            )
+            request = header + request
         probe = HttpProbe(
             target,
-            haproxy_request(hc),
+            request,
             no_body=hc.method.upper() == "HEAD",
             expects=tuple(hc.expects),
         )

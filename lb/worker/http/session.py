@@ -37,6 +37,7 @@ from lb.worker.http.head import (
 )
 from lb.worker.http.logging import http_record
 from lb.worker.http.upstream import UpstreamConnection
+from lb.worker.proxy_protocol import ProxyHeaderError, build, parse
 
 if TYPE_CHECKING:
     from lb.stats.counters import ObjectCounters
@@ -398,17 +399,15 @@ class HttpSession(asyncio.Protocol):
             chosen = routed
         settings = self.settings
         backend = settings.backend
-        if backend is None:
-            if settings.stats is not None and stats_match(settings.stats, req.head.url):
-                self.frontend.stats.intercepted += 1
-                self._serve_stats(req)  # a "listen stats" without servers
-                return
-            self.send_error(503)
-            return
         stats = settings.stats
         if stats is not None and stats_match(stats, req.head.url):
+            if chosen is not None and backend is not None:
+                backend.release(chosen)  # use-server took a slot the page does not need
             self.frontend.stats.intercepted += 1
             self._serve_stats(req)
+            return
+        if backend is None:
+            self.send_error(503)
             return
         self.retries_left = backend.retries
         req.routed = True
@@ -501,8 +500,7 @@ class HttpSession(asyncio.Protocol):
             return QUEUED
         return None  # down, or its queue is full: balanced, and a new cookie
 
-    @staticmethod
-    def _pick_key(req: Request, backend: Backend) -> PickKey | None:
+    def _pick_key(self, req: Request, backend: Backend) -> PickKey | None:
         """What a hashing algorithm hashes, for the field it asks for."""
         spec = backend.key_spec
         field = spec.field
@@ -511,6 +509,8 @@ class HttpSession(asyncio.Protocol):
         if field == "header":
             name = (spec.name or "").lower().encode()
             return PickKey(header=req.head.header(name))
+        if field == "source":  # the client's address (a PROXY header's, with accept-proxy)
+            return backend.address_key((self.client_ip, self.client_port))
         return None
 
     def _serve_stats(self, req: Request) -> None:
@@ -656,7 +656,10 @@ class HttpSession(asyncio.Protocol):
         pool = self.worker.server_pool(target)
         reuse = self.settings.reuse
         conn = None
-        if reuse == "never":
+        # send-proxy: the header names this client, so the connection is private to this
+        # client connection, as in HAProxy (kept in ``own``, never pooled)
+        private = reuse == "never" or target.send_proxy
+        if private:
             own, self.own = self.own, None
             if own is not None and not own.closed and own.pool is pool:
                 conn = own
@@ -675,12 +678,27 @@ class HttpSession(asyncio.Protocol):
         self.settings.be_stats.connect += 1
         srv.connect += 1
         self._arm(CONNECT, self.settings.connect_timeout)
+        header = self._proxy_header(target.send_proxy) if target.send_proxy else b""
         task = self.loop.create_task(
             self.loop.create_connection(
-                lambda: UpstreamConnection(pool), target.address[0], target.address[1]
+                lambda: UpstreamConnection(pool, bool(private), header),
+                target.address[0],
+                target.address[1],
             )
         )
         task.add_done_callback(self._connected)
+
+    def _proxy_header(self, version: int) -> bytes:
+        """send-proxy(-v2): this client's address and the one it connected to."""
+        local: tuple[str, int] | None = None
+        if self.local_ip:
+            local = (self.local_ip, self.local_port)
+        elif self.transport is not None:
+            sockname = self.transport.get_extra_info("sockname")
+            if sockname:
+                local = (sockname[0], sockname[1])
+        source = (self.client_ip, self.client_port) if self.client_ip else None
+        return build(version, source, local)
 
     def _connected(
         self, task: asyncio.Task[tuple[asyncio.BaseTransport, UpstreamConnection]]
@@ -952,7 +970,7 @@ class HttpSession(asyncio.Protocol):
             )
             if not reusable:
                 conn.close()
-            elif self.settings.reuse == "never":
+            elif conn.private:  # http-reuse never, or send-proxy: this client's only
                 self.own = conn
             else:
                 conn.pool.put(conn, self.worker.clock)
@@ -1191,3 +1209,51 @@ class HttpSession(asyncio.Protocol):
         self._drop_upstream()
         if self.transport is not None:
             self.transport.abort()
+
+
+class ProxiedHttpSession(HttpSession):
+    """``bind … accept-proxy`` in mode http: the PROXY header comes off the first bytes
+    before httptools sees any; its addresses replace the connection's (logs, rules,
+    X-Forwarded-For, balancing). Waiting for it is bounded by ``timeout client``, and a
+    connection whose first bytes are not a valid header is closed without an answer.
+
+    A subclass, so that sessions without accept-proxy pay nothing for it.
+    """
+
+    __slots__ = ("_proxy_buf", "_proxy_wait")
+
+    def __init__(self, worker: Worker, frontend: Frontend, settings: HttpSettings) -> None:
+        super().__init__(worker, frontend, settings)
+        self._proxy_buf = b""
+        self._proxy_wait = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # WAIT_REQUEST: at the deadline the connection closes silently (no 408)
+        self._arm(WAIT_REQUEST, self.settings.client_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._proxy_wait:
+            super().data_received(data)
+            return
+        if self.closed:
+            return
+        buf = self._proxy_buf + data if self._proxy_buf else data
+        try:
+            parsed = parse(buf)
+        except ProxyHeaderError:
+            self._proxy_buf = b""
+            self.abort()
+            return
+        if parsed is None:
+            self._proxy_buf = buf
+            return
+        header, used = parsed
+        self._proxy_wait = False
+        self._proxy_buf = b""
+        if header.source is not None and header.destination is not None:
+            self.client_ip, self.client_port = header.source
+            self.local_ip, self.local_port = header.destination
+        self._arm(READ_HEAD, self.settings.http_request_timeout)
+        if len(buf) > used:
+            super().data_received(buf[used:])

@@ -30,14 +30,20 @@ class UpstreamConnection(asyncio.Protocol):
         "idle_since",
         "parser",
         "pool",
+        "private",
+        "proxy_header",
         "requests",
         "reusable",
         "session",
         "transport",
     )
 
-    def __init__(self, pool: ServerPool) -> None:
+    def __init__(self, pool: ServerPool, private: bool = False, proxy_header: bytes = b"") -> None:
         self.pool = pool
+        # kept by the client session that opened it, never pooled (http-reuse never,
+        # or send-proxy: its PROXY header names that client)
+        self.private = private
+        self.proxy_header = proxy_header  # send-proxy(-v2): written before anything else
         self.transport: asyncio.Transport | None = None
         self.session: HttpSession | None = None
         self.parser = httptools.HttpResponseParser(self)
@@ -51,6 +57,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.proxy_header:
+            transport.write(self.proxy_header)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         session = self.session
