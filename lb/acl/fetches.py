@@ -324,6 +324,14 @@ def _dst_port(args: list[Any], ctx: Ctx) -> Built:
     return (lambda t, r: t.dst_port), None
 
 
+def _ssl_fc(args: list[Any], ctx: Ctx) -> Built:
+    return (lambda t, r: t.ssl_fc), None
+
+
+def _ssl_fc_sni(args: list[Any], ctx: Ctx) -> Built:
+    return (lambda t, r: t.ssl_fc_sni), None
+
+
 def _fe_name(args: list[Any], ctx: Ctx) -> Built:
     return (lambda t, r: t.frontend.encode()), None
 
@@ -446,6 +454,8 @@ FETCHES: dict[str, FetchSpec] = {
     "dst": FetchSpec("ip", "any", (), 0, _dst),
     "src_port": FetchSpec("int", "any", (), 0, _src_port),
     "dst_port": FetchSpec("int", "any", (), 0, _dst_port),
+    "ssl_fc": FetchSpec("bool", "any", (), 0, _ssl_fc),
+    "ssl_fc_sni": FetchSpec(_S, "any", (), 0, _ssl_fc_sni),
     "fe_name": FetchSpec(_S, "any", (), 0, _fe_name),
     "be_name": FetchSpec(_S, "any", (), 0, _be_name),
     "nbsrv": FetchSpec("int", "any", ("backend",), 0, _nbsrv),

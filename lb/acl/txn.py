@@ -37,6 +37,8 @@ class HttpTxn:
         "resp_version",
         "src",
         "src_port",
+        "ssl_fc",
+        "ssl_fc_sni",
         "status",
         "url",
         "vars",
@@ -66,6 +68,8 @@ class HttpTxn:
         self.dst_port = dst_port
         self.frontend = frontend
         self.backend = backend  # "" until one is chosen
+        self.ssl_fc = False  # the client connection is TLS (bind … ssl)
+        self.ssl_fc_sni: bytes | None = None  # the server name it sent (SNI), if any
         self.vars: dict[str, object] | None = None  # "txn.name" → value (set-var)
         self.status = 0  # the response's, once there is one
         self.reason = b""

@@ -310,6 +310,14 @@ class HaproxyParser:
                     targets.extend(structs.replace(t) for t in self.global_.logs)
                     expanded = True
             draft.proxy.logs.targets = targets
+            if draft.proxy.mode == "tcp" and not draft.proxy.disabled:
+                reported: set[Source] = set()  # a line may list several addresses
+                for bind in draft.proxy.binds:
+                    if bind.ssl:  # (the mode is only known once the section is read)
+                        if bind.source not in reported:
+                            reported.add(bind.source)
+                            self.report.not_yet(bind.source, "ssl", "TLS on a mode tcp frontend")
+                        bind.ssl = False
         bufsize = self.global_.tune_bufsize
         for src, path, size in self.errorfile_sizes:
             if size > bufsize:
@@ -701,6 +709,7 @@ def _address_with_port(
 
 def _bind_options(parser: HaproxyParser, words: list[str], src: Source) -> dict[str, object]:
     opts: dict[str, object] = {}
+    tls: dict[str, list[str]] = {}  # TLS options as written, checked together at the end
     i = 0
     while i < len(words):
         name = words[i]
@@ -721,11 +730,71 @@ def _bind_options(parser: HaproxyParser, words: list[str], src: Source) -> dict[
             opts["accept_proxy"] = True
         elif name == "name":
             opts["name"] = value
-        else:  # backlog
+        elif name == "backlog":
             backlog = _number(parser, value, src, "bind backlog", 1)
             if backlog is not None:
                 opts["backlog"] = backlog
+        else:  # TLS: ssl, crt, alpn, ssl-min-ver, ciphers
+            tls[name] = [*tls.get(name, []), value]
+    if tls:
+        _bind_tls(parser, tls, opts, src)
     return opts
+
+
+def _bind_tls(
+    parser: HaproxyParser, tls: dict[str, list[str]], opts: dict[str, object], src: Source
+) -> None:
+    """The TLS options of a bind line, checked now: certificates are read and loaded."""
+    from lb.worker import tls as tlsmod  # (ssl is only imported when a bind uses it)
+
+    if "ssl" not in tls:
+        parser.report.alert(src, f"bind option '{next(iter(tls))}' needs 'ssl' on the line")
+        return
+    if opts.get("accept_proxy"):
+        parser.report.not_yet(src, "ssl", "TLS with accept-proxy")
+        return
+    if "crt" not in tls:
+        parser.report.alert(src, "bind option 'ssl' needs a certificate ('crt FILE|DIR')")
+        return
+    settings = tlsmod.TlsSettings(crt_files=[])
+    for version in tls.get("ssl-min-ver", [])[-1:]:
+        if version not in tlsmod.TLS_VERSIONS:
+            parser.report.alert(
+                src, f"bind option 'ssl-min-ver': '{version}' (lb offers TLSv1.2 or TLSv1.3)"
+            )
+            return
+        settings.min_version = version
+    for text in tls.get("alpn", [])[-1:]:
+        protos = [p for p in text.split(",") if p]
+        for proto in protos:
+            if proto not in tlsmod.ALPN_SUPPORTED:
+                parser.report.not_yet(src, f"alpn {proto}", "lb speaks HTTP/1.x to clients")
+                return
+        settings.alpn = protos
+    for ciphers in tls.get("ciphers", [])[-1:]:
+        settings.ciphers = ciphers
+    ok = True
+    for path in tls["crt"]:
+        try:
+            settings.crt_files += tlsmod.crt_files(os.path.abspath(path))
+        except tlsmod.TlsConfigError as e:
+            parser.report.alert(src, f"bind option 'crt': {e}")
+            ok = False
+    try:
+        ctx = tlsmod.new_context(settings)
+        for path in settings.crt_files if ok else []:
+            tlsmod.load_certificate(ctx, path)
+    except tlsmod.TlsConfigError as e:
+        parser.report.alert(src, f"bind option 'ssl': {e}")
+        ok = False
+    if ok:
+        opts.update(
+            ssl=True,
+            crt_files=settings.crt_files,
+            alpn=settings.alpn,
+            ssl_min_ver=settings.min_version,
+            ciphers=settings.ciphers,
+        )
 
 
 def _server(

@@ -365,7 +365,8 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
             "DFLB",
             S,
             "`acl NAME CRITERION [-i] [-f FILE] [-m METHOD] [-n] [--] [OPERATOR] VALUE…`: "
-            "request line, header, address, proxy, server and auth fetches, every matching "
+            "request line, header, address, proxy, server, auth and TLS (ssl_fc, ssl_fc_sni) "
+            "fetches, every matching "
             "method, converters lower, upper, base64, hex, length, url_dec, field, word, "
             "regsub, map*; a fetch or converter lb lacks is not supported yet, by name; "
             "not supported yet in a named defaults section",
@@ -701,12 +702,30 @@ BIND_OPTIONS: dict[str, OptionWord] = _opts(
             "address replaces the peer's (logs, src, X-Forwarded-For, balance source); "
             "a connection without a valid header is closed (bound by timeout client)",
         ),
+        OptionWord(
+            "ssl",
+            0,
+            S,
+            "TLS termination, mode http frontends only (not mode tcp, not with accept-proxy); "
+            "needs at least one crt",
+        ),
+        OptionWord(
+            "crt",
+            1,
+            S,
+            "PEM file with the certificate, its chain and its key, or a directory (every "
+            "*.pem in it); may repeat; SNI chooses by subjectAltName DNS names (wildcards "
+            "too), the first certificate is the default; read at load time",
+        ),
+        OptionWord("alpn", 1, S, "http/1.1 and http/1.0 only (lb speaks HTTP/1.x to clients)"),
+        OptionWord("ssl-min-ver", 1, S, "TLSv1.2 (the default) or TLSv1.3"),
+        OptionWord("ciphers", 1, S, "OpenSSL cipher list for TLSv1.2"),
         *_many(
-            "accept-netscaler-cip alpn ca-file ca-ignore-err ca-sign-file ca-sign-pass "
-            "ca-verify-file ciphers ciphersuites client-sigalgs crl-file crt crt-ignore-err "
+            "accept-netscaler-cip ca-file ca-ignore-err ca-sign-file ca-sign-pass "
+            "ca-verify-file ciphersuites client-sigalgs crl-file crt-ignore-err "
             "crt-list curves ecdhe gid group id interface label level maxconn mode mss "
             "namespace nice npn process proto quic-cc-algo severity-output shards sigalgs "
-            "ssl-max-ver ssl-min-ver tcp-ut thread tls-ticket-keys uid user verify "
+            "ssl-max-ver tcp-ut thread tls-ticket-keys uid user verify "
             "guid-prefix idle-ping ktls",
             1,
         ),
@@ -714,7 +733,7 @@ BIND_OPTIONS: dict[str, OptionWord] = _opts(
             "allow-0rtt defer-accept expose-fd force-sslv3 force-tlsv10 "
             "force-tlsv11 force-tlsv12 force-tlsv13 generate-certificates no-alpn no-ca-names "
             "no-sslv3 no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 "
-            "prefer-client-ciphers quic-force-retry ssl strict-sni tfo transparent",
+            "prefer-client-ciphers quic-force-retry strict-sni tfo transparent",
             0,
         ),
     ]

@@ -40,6 +40,12 @@ class Bind(Struct):
     # on a VIP that VRRP moves between hosts)
     freebind: bool = False
     accept_proxy: bool = False  # bind option accept-proxy: a PROXY protocol header first
+    # TLS termination (bind option ssl; mode http only): lb/worker/tls.py
+    ssl: bool = False
+    crt_files: list[str] = []  # absolute PEM paths (crt FILE|DIR expanded); the first is default
+    alpn: list[str] = []  # bind option alpn, e.g. ["http/1.1"]
+    ssl_min_ver: str = ""  # "TLSv1.2" / "TLSv1.3"; "" = TLSv1.2
+    ciphers: str = ""  # OpenSSL cipher list for TLSv1.2 and below; "" = OpenSSL's default
 
     def key(self) -> str:
         """Identity of the listening socket: same key across reloads = same socket."""

@@ -236,6 +236,14 @@ def render_reference() -> str:
         "(told apart by its first bytes); the client address it carries replaces the peer's",
         "in logs, `src`/`src_port`, X-Forwarded-For and `balance source`. A connection",
         "without a valid header, or without a whole one within `timeout client`, is closed.",
+        "`ssl crt FILE|DIR [crt …]`: TLS termination on mode http frontends (not mode tcp,",
+        "not with `accept-proxy`). A crt is a PEM with the certificate, its chain and its key;",
+        "a directory stands for every `*.pem` in it. Certificates are loaded when the",
+        "configuration is read (`lb -c` names a missing or broken one at its line). SNI picks",
+        "the certificate whose subjectAltName DNS names (wildcards too) match, else the first",
+        "crt; `alpn` takes http/1.1 and http/1.0, `ssl-min-ver` TLSv1.2 or TLSv1.3,",
+        "`ciphers` an OpenSSL list for TLSv1.2. The handshake is bound by `timeout client`",
+        "(10s without); failed handshakes are logged and touch no other connection.",
         "",
     ]
     out += _option_table(kw.BIND_OPTIONS.values())

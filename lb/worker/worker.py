@@ -32,6 +32,7 @@ from lb.worker.http.settings import HttpSettings
 from lb.worker.http.upstream import ServerPool
 from lb.worker.proxy_protocol import ProxyHeader
 from lb.worker.tcp_session import ProxyHeaderReader, TcpSession, proxied_addresses
+from lb.worker.tls import ListenerTls, TlsSettings
 
 if TYPE_CHECKING:
     from lb.config.model import Config, Proxy, StatsSettings
@@ -43,20 +44,28 @@ PROCESS_INFO = ProcessInfo()  # syslog tag, pid, hostname of this worker
 ACCEPT_BATCH = (
     32  # accepts per readiness event: enough to drain a burst, little enough to stay fair
 )
+TLS_HANDSHAKE_TIMEOUT = 10.0  # s, without timeout client
 LIMIT_RETRY = 0.02  # s between looks at a full limit; a local close looks at once
 QUEUE_POLL = 0.01  # s between looks at full servers for queued connections
 
 
 class Listener:
-    __slots__ = ("accept_proxy", "accepting", "fd", "frontend", "sock")
+    __slots__ = ("accept_proxy", "accepting", "fd", "frontend", "sock", "tls")
 
-    def __init__(self, frontend: Frontend, fd: int, accept_proxy: bool = False) -> None:
+    def __init__(
+        self,
+        frontend: Frontend,
+        fd: int,
+        accept_proxy: bool = False,
+        tls: ListenerTls | None = None,
+    ) -> None:
         self.frontend = frontend
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(False)
         self.fd = fd
         self.accepting = False
         self.accept_proxy = accept_proxy  # bind … accept-proxy: a PROXY header comes first
+        self.tls = tls  # bind … ssl crt …: TLS termination (mode http)
 
 
 class Frontend:
@@ -76,6 +85,7 @@ class Frontend:
         "routes",
         "rules",
         "stats",
+        "tls_failed",
     )
 
     def __init__(
@@ -101,6 +111,7 @@ class Frontend:
         self.routes: dict[str | None, HttpSettings] = {}  # mode http: backend name → settings
         self.own_backend = proxy.name if proxy.kind == "listen" else None
         self.stats = ObjectCounters()  # the worker hands out the published ones
+        self.tls_failed = 0  # TLS handshakes that failed or timed out (this worker)
 
 
 def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
@@ -251,10 +262,22 @@ class Worker:
             proxy.name: {b.key() for b in proxy.binds if b.accept_proxy}
             for proxy in config.frontends()
         }
+        # TLS: certificates are read now, before any chroot or privilege drop
+        tls: dict[tuple[str, str], ListenerTls] = {}
+        for proxy in config.frontends():
+            if proxy.mode != "http":
+                continue  # (the configuration refuses ssl in mode tcp)
+            for b in proxy.binds:
+                if b.ssl and (proxy.name, b.key()) not in tls:
+                    settings = TlsSettings(
+                        list(b.crt_files), list(b.alpn), b.ssl_min_ver, b.ciphers
+                    )
+                    tls[proxy.name, b.key()] = ListenerTls(settings)
         for lfd in self.boot.listeners:
             frontend = frontends[lfd.frontend]
             accept_proxy = lfd.bind_key in proxied.get(lfd.frontend, ())
-            frontend.listeners.append(Listener(frontend, lfd.fd, accept_proxy))
+            listener_tls = tls.get((lfd.frontend, lfd.bind_key))
+            frontend.listeners.append(Listener(frontend, lfd.fd, accept_proxy, listener_tls))
         return frontends
 
     # ------------------------------------------------------------------ life
@@ -544,7 +567,9 @@ class Worker:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if frontend.http is not None:
                 # (with accept-proxy the session reads the header off its first bytes)
-                self._start_http(frontend, frontend.http, client, listener.accept_proxy)
+                self._start_http(
+                    frontend, frontend.http, client, listener.accept_proxy, listener.tls
+                )
             elif listener.accept_proxy:  # the header first, then routing and splicing
                 reader = ProxyHeaderReader(self, frontend, client, addr, frontend.client_timeout)
                 self.handshakes.add(reader)
@@ -586,19 +611,40 @@ class Worker:
         settings: HttpSettings,
         client: socket.socket,
         accept_proxy: bool = False,
+        tls: ListenerTls | None = None,
     ) -> None:
         def started(task: asyncio.Task[object]) -> None:
             if task.cancelled() or task.exception() is not None:
+                if tls is not None:
+                    self._tls_failed(frontend, task)
                 client.close()
                 self._release(frontend)
 
         factory = ProxiedHttpSession if accept_proxy else HttpSession
-        task = self.loop.create_task(
-            self.loop.connect_accepted_socket(
+        if tls is None:
+            connecting = self.loop.connect_accepted_socket(
                 lambda: factory(self, frontend, settings), sock=client
             )
-        )
+        else:  # the session starts once the handshake is done
+            timeout = frontend.client_timeout or TLS_HANDSHAKE_TIMEOUT
+            connecting = self.loop.connect_accepted_socket(
+                lambda: factory(self, frontend, settings),
+                sock=client,
+                ssl=tls.default,
+                ssl_handshake_timeout=timeout,
+            )
+        task = self.loop.create_task(connecting)
         task.add_done_callback(started)
+
+    def _tls_failed(self, frontend: Frontend, task: asyncio.Task[object]) -> None:
+        """A handshake failed or timed out: counted and logged (the first, then every 1000th)."""
+        frontend.tls_failed += 1
+        if frontend.tls_failed % 1000 == 1:
+            exc = None if task.cancelled() else task.exception()
+            log.warning(
+                f"frontend '{frontend.name}': TLS handshake failed ({exc or 'cancelled'}); "
+                f"{frontend.tls_failed} failed handshakes in worker {self.slot}"
+            )
 
     def _release(self, frontend: Frontend) -> None:
         self.counters.release(self.global_cur)

@@ -542,7 +542,7 @@ NOT_YET: list[tuple[str, str, str]] = [
     ("fe", "log ring@buf local0", "ring@"),
     ("fe", "log fd@3 local0", "fd@"),
     ("be", "http-check disable-on-404", "http-check disable-on-404"),
-    ("fe", "acl is_ssl ssl_fc", "ssl_fc"),
+    ("fe", "acl tls13 ssl_fc_protocol TLSv1.3", "ssl_fc_protocol"),
     ("fe", "use_backend be if { req.ssl_sni -i x }", "req.ssl_sni"),
     ("fe", "http-request track-sc0 src", "http-request track-sc0"),
     ("be", "http-response set-log-level err", "http-response set-log-level"),

@@ -38,6 +38,7 @@ from lb.worker.http.head import (
 from lb.worker.http.logging import http_record
 from lb.worker.http.upstream import UpstreamConnection
 from lb.worker.proxy_protocol import ProxyHeaderError, build, parse
+from lb.worker.tls import sni_of
 
 if TYPE_CHECKING:
     from lb.stats.counters import ObjectCounters
@@ -154,6 +155,7 @@ class HttpSession(asyncio.Protocol):
         "t_accept",
         "t_idle_from",
         "target",
+        "tls_sni",
         "transport",
         "upgrading",
         "upstream",
@@ -168,6 +170,8 @@ class HttpSession(asyncio.Protocol):
         self.settings = settings
         self.loop = worker.loop
         self.transport: asyncio.Transport | None = None
+        # TLS (bind … ssl): None on a plain connection, else the SNI sent ("" without)
+        self.tls_sni: str | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
         self.client_port = 0
@@ -207,6 +211,9 @@ class HttpSession(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self.tls_sni = sni_of(ssl_object) or ""
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip, self.client_port = peer[0], peer[1]
@@ -553,7 +560,7 @@ class HttpSession(asyncio.Protocol):
 
     def _txn(self, req: Request) -> HttpTxn:
         head = req.head
-        return HttpTxn(
+        txn = HttpTxn(
             head.method,
             head.url,
             head.version,
@@ -564,6 +571,10 @@ class HttpSession(asyncio.Protocol):
             self.local_port,
             self.frontend.name,
         )
+        if self.tls_sni is not None:
+            txn.ssl_fc = True
+            txn.ssl_fc_sni = self.tls_sni.encode() if self.tls_sni else None
+        return txn
 
     def _answer(self, req: Request, answer: Answer) -> None:
         """A rule answered (deny, redirect, return, auth…): send it; the server sees nothing."""
