@@ -88,6 +88,17 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
 # --------------------------------------------------------------------------- processes
 
 
+def serving(name: str, port: int, proc: subprocess.Popen[bytes]) -> Target:
+    """The started process as a Target, once it answers HTTP on ``port`` (stopped if not)."""
+    t = Target(name, port, proc, ProcRef.of(proc.pid))
+    try:
+        wait_http(port, proc)
+    except Exception:
+        t.stop()
+        raise
+    return t
+
+
 def nginx_conf(workdir: Path, body: str) -> str:
     return f"""daemon off;
 master_process on;
@@ -119,13 +130,7 @@ def start_nginx(workdir: Path, body: str, port: int) -> Target:
     proc = subprocess.Popen(
         [NGINX, "-c", str(cfg), "-p", str(workdir)], stdout=err, stderr=err, cwd=workdir
     )
-    t = Target("nginx", port, proc, ProcRef.of(proc.pid))
-    try:
-        wait_http(port, proc)
-    except Exception:
-        t.stop()
-        raise
-    return t
+    return serving("nginx", port, proc)
 
 
 def start_backend(workdir: Path) -> Target:
@@ -206,13 +211,7 @@ def start_haproxy(workdir: Path, backend_port: int) -> Target:
     cfg.write_text(proxy_config(port, backend_port, "    nbthread 1\n"))
     err = open(workdir / "haproxy.stderr", "wb")  # noqa: SIM115 - the child keeps it
     proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=err, stderr=err)
-    t = Target("haproxy", port, proc, ProcRef.of(proc.pid))
-    try:
-        wait_http(port, proc)
-    except Exception:
-        t.stop()
-        raise
-    return t
+    return serving("haproxy", port, proc)
 
 
 def start_lb(workdir: Path, backend_port: int) -> Target:
@@ -238,13 +237,7 @@ def start_lb(workdir: Path, backend_port: int) -> Target:
             Target("lb", port, proc, ProcRef.of(proc.pid)).stop()
             raise RuntimeError("lb not ready after 30s")
         time.sleep(0.05)
-    t = Target("lb", port, proc, ProcRef.of(proc.pid))
-    try:
-        wait_http(port, proc)
-    except Exception:
-        t.stop()
-        raise
-    return t
+    return serving("lb", port, proc)
 
 
 def start_floor(workdir: Path, backend_port: int) -> Target:
@@ -255,13 +248,7 @@ def start_floor(workdir: Path, backend_port: int) -> Target:
     proc = subprocess.Popen(
         [LB_PYTHON, script, str(port), str(backend_port)], stdout=err, stderr=err, cwd=ROOT
     )
-    t = Target("floor", port, proc, ProcRef.of(proc.pid))
-    try:
-        wait_http(port, proc)
-    except Exception:
-        t.stop()
-        raise
-    return t
+    return serving("floor", port, proc)
 
 
 # --------------------------------------------------------------------------- wrk
