@@ -466,10 +466,11 @@ class HttpSession(asyncio.Protocol):
         if answer is not None:
             self._answer(req, answer)
             return False
-        # what the rules rewrote goes to the server
-        head.method, head.url = txn.method, txn.url
-        head.kept = end_to_end(txn.headers, head.connection_tokens)
         be = self.settings.rules
+        if fe.has_request_rules or (be is not None and be.has_request_rules):
+            # what the rules rewrote goes to the server (routing alone rewrites nothing)
+            head.method, head.url = txn.method, txn.url
+            head.kept = end_to_end(txn.headers, head.connection_tokens)
         backend = self.settings.backend
         if be is None or backend is None:
             return None
