@@ -142,6 +142,7 @@ class Worker:
         # the data paths' counters (lb.stats.counters), flushed to this worker's slab
         stats_ids, slab = ids_from_boot(boot.gauges)
         self.stats = WorkerStats(self.region.stats, slab, stats_ids)
+        self._backend_counters: dict[str, tuple[ObjectCounters, list[ObjectCounters]]] = {}
         self._stats_ids = stats_ids
         self._stats_source: SnapshotSource | None = None
         self.control: socket.socket | None = None  # to the master; main sets it (admin actions)
@@ -377,10 +378,21 @@ class Worker:
     # ------------------------------------------------------------------ counters (tcp mode)
 
     def backend_stats(self, backend: Backend) -> ObjectCounters:
-        return self.stats.backend(backend.name)
+        return self._counters_of(backend)[0]
 
     def server_stats(self, backend: Backend, target: ServerTarget) -> ObjectCounters:
-        return self.stats.server(backend.name, target.name)
+        return self._counters_of(backend)[1][target.index]
+
+    def _counters_of(self, backend: Backend) -> tuple[ObjectCounters, list[ObjectCounters]]:
+        """A backend's counters and its servers' (by index), looked up once, not per event."""
+        found = self._backend_counters.get(backend.name)
+        if found is None:
+            stats = self.stats
+            found = self._backend_counters[backend.name] = (
+                stats.backend(backend.name),
+                [stats.server(backend.name, t.name) for t in backend.servers],
+            )
+        return found
 
     # ------------------------------------------------------------------ rules' view of servers
 
