@@ -244,18 +244,19 @@ class Worker:
                 errorfiles = self.boot.errorfiles.get(proxy.name, {})
                 for bp in config.proxies:
                     if bp.has_backend and not bp.disabled and bp.mode == "http":
+                        bp_backend = self.backends.get(bp.name)
                         frontend.routes[bp.name] = HttpSettings(
                             proxy,
                             bp,
-                            self.backends.get(bp.name),
+                            bp_backend,
                             config.global_,
                             errorfiles,
                             frontend.rules,
                             self.rules.backends.get(bp.name),
-                            self.stats,
+                            self._counters_of(bp_backend) if bp_backend is not None else None,
                         )
                 frontend.http = frontend.routes.get(name) or HttpSettings(
-                    proxy, None, None, config.global_, errorfiles, counters=self.stats
+                    proxy, None, None, config.global_, errorfiles
                 )
                 for settings in {*frontend.routes.values(), frontend.http}:
                     settings.stats_admin = self._stats_admin(settings.stats, proxy, config)

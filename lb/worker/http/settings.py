@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from lb.acl import HttpTxn, ProxyRules, Runtime
 from lb.config.model import Global, Proxy
-from lb.stats.counters import ObjectCounters, WorkerStats
+from lb.stats.counters import ObjectCounters
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.http.errors import ErrorResponses
 from lb.worker.http.head import ForwardFor
@@ -57,7 +57,7 @@ class HttpSettings:
         errorfiles: dict[int, bytes],
         frontend_rules: ProxyRules | None = None,
         backend_rules: ProxyRules | None = None,
-        counters: WorkerStats | None = None,
+        counters: tuple[ObjectCounters, list[ObjectCounters]] | None = None,
     ) -> None:
         self.backend = backend
         self.backend_name = backend_proxy.name if backend_proxy is not None else ""
@@ -70,13 +70,12 @@ class HttpSettings:
         self.response_rules = any(
             r is not None and r.has_response_rules for r in (frontend_rules, backend_rules)
         )
-        # counters (lb.stats): the backend's, and its servers' by index
-        counters = counters if counters is not None else WorkerStats(None, -1, {})
-        be_name = backend_proxy.name if backend_proxy is not None else ""
-        self.be_stats: ObjectCounters = counters.backend(be_name)
-        self.srv_stats: list[ObjectCounters] = [
-            counters.server(be_name, t.name) for t in (backend.servers if backend else [])
-        ]
+        # counters (lb.stats): the backend's, and its servers' by index (the worker's,
+        # shared with tcp mode; without a backend or a worker, counted here and unpublished)
+        if counters is None:
+            servers = backend.servers if backend is not None else []
+            counters = (ObjectCounters(), [ObjectCounters() for _ in servers])
+        self.be_stats, self.srv_stats = counters
         # the stats page: the backend's settings (a listen's own), else the frontend's
         self.stats = (backend_proxy.stats if backend_proxy is not None else None) or frontend.stats
         self.stats_admin: list[Callable[[HttpTxn, Runtime], bool]] = []  # set by the worker
