@@ -47,9 +47,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lb.bench import proxies  # noqa: E402
 from lb.bench.procs import CLOCK_TICKS, ProcRef, Target, cpu_ticks  # noqa: E402
 from lb.bench.proxies import free_port  # noqa: E402
-from tests.support.api import api_call, parse_show_proc  # noqa: E402
 
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 HAPROXY = shutil.which("haproxy", path=SBIN)
@@ -207,37 +207,15 @@ def start_haproxy(workdir: Path, backend_port: int) -> Target:
     assert HAPROXY is not None
     workdir.mkdir(parents=True)
     port = free_port()
-    cfg = workdir / "haproxy.cfg"
-    cfg.write_text(proxy_config(port, backend_port, "    nbthread 1\n"))
-    err = open(workdir / "haproxy.stderr", "wb")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=err, stderr=err)
-    return serving("haproxy", port, proc)
+    config = proxy_config(port, backend_port, "    nbthread 1\n")
+    return proxies.start_haproxy(HAPROXY, workdir, config, port, probe="/small.txt").target
 
 
 def start_lb(workdir: Path, backend_port: int) -> Target:
     workdir.mkdir(parents=True)
     port = free_port()
-    sock = Path(tempfile.mkdtemp(prefix="lbb-", dir="/tmp")) / "lb.sock"
-    cfg = workdir / "lb.cfg"
-    cfg.write_text(
-        proxy_config(port, backend_port, f"    stats socket {sock} mode 600 level admin\n")
-    )
-    err = open(workdir / "lb.stderr", "wb")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(
-        [LB_PYTHON, "-m", "lb", "-f", str(cfg), "-n", "1"], stdout=err, stderr=err, cwd=ROOT
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"lb exited with {proc.returncode}: {workdir / 'lb.stderr'}")
-        with contextlib.suppress(OSError, ValueError):
-            if parse_show_proc(api_call(str(sock), "show proc", 2)).current():
-                break
-        if time.monotonic() > deadline:
-            Target("lb", port, proc, ProcRef.of(proc.pid)).stop()
-            raise RuntimeError("lb not ready after 30s")
-        time.sleep(0.05)
-    return serving("lb", port, proc)
+    config = proxy_config(port, backend_port, "")
+    return proxies.start_lb(workdir, config, port, workers=1, probe="/small.txt").target
 
 
 def start_floor(workdir: Path, backend_port: int) -> Target:
