@@ -6,8 +6,8 @@ PYTHON ?= $(or $(shell command -v python3.11),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PEERS := haproxy keepalived ip socat rsyslogd wrk nginx killall prometheus promtool chromium
-APT_PACKAGES := haproxy keepalived iproute2 socat rsyslog wrk nginx-light libnginx-mod-stream psmisc prometheus chromium
+PEERS := haproxy keepalived ip socat rsyslogd wrk nginx killall prometheus promtool chromium curl openssl
+APT_PACKAGES := haproxy keepalived iproute2 socat rsyslog wrk nginx-light libnginx-mod-stream psmisc prometheus chromium curl openssl
 
 .PHONY: setup peers test lint demo bench
 

@@ -159,7 +159,10 @@ n, first, last, stop = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys
 print("ready", flush=True)
 reads = bad = seen = 0
 deadline = time.monotonic() + 30
-while not os.path.exists(stop) and time.monotonic() < deadline:
+final = False
+while not final and time.monotonic() < deadline:
+    # one more read after the stop file: the last publication came before it
+    final = os.path.exists(stop)
     found = read_published(region.stats, n)
     if found is None:
         continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from tests.support.clients import free_port
 from tests.support.http_servers import HttpBackend
 from tests.support.lbproc import LbProcess
+from tests.support.peers import need_command
 from tests.tls.conftest import Certs
 
 LOCAL = "127.0.0.1"
@@ -123,9 +123,7 @@ def test_sni_chooses_the_certificate(
 
 
 def test_curl(tls_lb: tuple[LbProcess, int, HttpBackend], certs: Certs) -> None:
-    curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl is not installed")
+    curl = need_command("curl")
     _lb, port, backend = tls_lb
     for name in ("a.test", "b.test"):
         out = subprocess.run(
