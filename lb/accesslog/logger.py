@@ -7,6 +7,7 @@ only ``log_connect`` (HAProxy's legacy "Connect from" line, sent at accept) logs
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from typing import Literal
@@ -17,6 +18,9 @@ from lb.accesslog.record import LogRecord, ProcessInfo
 from lb.accesslog.sender import LogSender
 from lb.accesslog.syslog import ERR, INFO
 from lb.config.model import Capture, LogOptions, LogTarget
+
+# %bi / %bp (with or without {flags}): our side of the server connection
+_BACKEND_SOURCE = re.compile(r"%(\{[^}]*\})?b[ip](?![A-Za-z])")
 
 
 def is_error(rec: LogRecord) -> bool:
@@ -53,6 +57,11 @@ class AccessLogger:
         self.request_capture = HeaderCapture(request_captures)
         self.response_capture = HeaderCapture(response_captures)
         self._http_fmt, self._tcp_fmt = self._formats(options, mode)
+        # the backend source address costs a getsockname() per line: only when shown
+        self.backend_source = any(
+            f is not None and _BACKEND_SOURCE.search(f.source) is not None
+            for f in (self._http_fmt, self._tcp_fmt)
+        )
         self.senders: list[LogSender] = []
         try:
             for t in targets:

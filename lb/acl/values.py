@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Callable
 
 from lb.acl.errors import RuleError
@@ -29,6 +30,10 @@ def to_str(v: Value) -> bytes | None:
         return b"1" if v else b"0"
     if isinstance(v, int):
         return b"%d" % v
+    if isinstance(v, ipaddress.IPv6Address):
+        # inet_ntop's text, as HAProxy: "::ffff:127.0.0.1", where Python 3.11 writes the
+        # IPv4-mapped address of a dual-stack client as "::ffff:7f00:1"
+        return socket.inet_ntop(socket.AF_INET6, v.packed).encode()
     return str(v).encode()
 
 

@@ -2,7 +2,8 @@
 
 Forms accepted, following HAProxy's rules:
 
-- ``:80`` and ``*:80`` — every address (``host`` = "");
+- ``:80`` and ``*:80`` — every IPv4 address (``host`` = ""), ``ipv6@:80`` every
+  IPv6 one (``host`` = "::");
 - ``1.2.3.4:80``, ``[::1]:80``, ``::1:80`` (the *last* colon separates the port),
   ``name.example:80`` (a hostname is kept as written: resolving it is I/O);
 - an ``ipv4@``/``ipv6@`` (or ``tcp4@``/``tcp6@``/``tcp@``) prefix before any of these.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 
 _IP_PREFIXES = {"ipv4@": 4, "ipv6@": 6, "tcp4@": 4, "tcp6@": 6, "tcp@": 0}
@@ -98,7 +100,9 @@ def _split_host_port(text: str) -> tuple[str, str | None]:
 
 def _check_host(host: str, family: int, text: str) -> str:
     if host in ("", "*"):
-        return ""
+        # "ipv6@:80" is every IPv6 address ("::"), as in HAProxy; without the prefix
+        # an empty host stays "" (every IPv4 address)
+        return "::" if family == 6 else ""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -107,7 +111,8 @@ def _check_host(host: str, family: int, text: str) -> str:
         raise AddressError(f"invalid address '{text}': '{host}' is not an IP address") from None
     if family and ip.version != family:
         raise AddressError(f"invalid address '{text}': '{host}' is not an IPv{family} address")
-    return str(ip)
+    # inet_ntop's text (as HAProxy shows addresses): Python 3.11 writes "::ffff:7f00:1"
+    return socket.inet_ntop(socket.AF_INET6, ip.packed) if ip.version == 6 else str(ip)
 
 
 def _check_port(port_text: str, text: str) -> int:

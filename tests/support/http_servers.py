@@ -543,7 +543,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", default=os.devnull)
     args = ap.parse_args(argv)
     srv = Server(args.name, args.log)
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET  # --host ::1: IPv6
+    ls = socket.socket(family, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((args.host, args.port))
     ls.listen(1024)

@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     srv = Server(args.kind, args.name, args.log, args.size, args.seed)
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET  # --host ::1: IPv6
+    ls = socket.socket(family, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((args.host, args.port))
     ls.listen(1024)

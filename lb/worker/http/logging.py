@@ -57,6 +57,14 @@ def http_record(
     rec.redispatched = req.redispatched
     if req.server_name:
         rec.server_name = req.server_name
+        target = session.target
+        if target is not None and target.name == req.server_name:  # %si %sp %bi %bp
+            rec.server_ip, rec.server_port = target.address
+            upstream = session.upstream
+            if logger.backend_source and upstream is not None and upstream.transport:
+                local = upstream.transport.get_extra_info("sockname")
+                if local:
+                    rec.backend_src_ip, rec.backend_src_port = local[0], local[1]
     if len(logger.request_capture):
         rec.req_captures = logger.request_capture(head.headers)
     if len(logger.response_capture):
