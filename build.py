@@ -42,6 +42,7 @@ int64_t lb_atomic_add(int64_t *base, int64_t index, int64_t delta);
 int64_t lb_atomic_load(int64_t *base, int64_t index);
 void lb_atomic_store(int64_t *base, int64_t index, int64_t value);
 int lb_atomic_try_acquire(int64_t *base, int64_t index, int64_t limit);
+int64_t lb_atomic_cas(int64_t *base, int64_t index, int64_t expected, int64_t desired);
 """
 
 ffibuilder = FFI()

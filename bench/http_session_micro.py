@@ -80,8 +80,10 @@ class StubWorker:
         self.clock = loop.time()
         self.http_sessions: set[HttpSession] = set()
         self.pool = ServerPool()
+        self.stick_rules: dict[str, object] = {}  # no stick tables (lb.sticktable)
+        self.stick_tables: dict[str, object] = {}
 
-    def server_pool(self, target: ServerTarget) -> ServerPool:
+    def server_pool(self, target: ServerTarget, sni: str = "") -> ServerPool:
         return self.pool
 
     def slot_released(self) -> None:

@@ -94,6 +94,13 @@ class SharedCounters:
             self._check(index)
         _lib.lb_atomic_add(self._base, index, -1)
 
+    def cas(self, index: int, expected: int, desired: int) -> int:
+        """Atomically: if value == expected, value = desired.  Returns the previous value
+        (== expected when the swap happened)."""
+        if not 0 <= index < self.size:
+            self._check(index)
+        return _lib.lb_atomic_cas(self._base, index, expected, desired)
+
     def close(self) -> None:
         """Unpin the mapping so that its owner can close it.  The object is unusable after."""
         base = self._base
@@ -167,6 +174,23 @@ class _PySharedCounters(SharedCounters):
 
     def release(self, index: int) -> None:
         self._rmw(index, -1, None)
+
+    def cas(self, index: int, expected: int, desired: int) -> int:
+        self._check(index)
+        if not _I64_MIN <= desired < -_I64_MIN:
+            raise OverflowError(f"value {desired} does not fit in int64")
+        off = index * 8
+        mm = self._mm
+        fd = self._fd
+        with self._lock:  # type: ignore[union-attr]
+            _lockf(fd, _LOCK_EX, 8, off)
+            try:
+                value: int = _slot.unpack_from(mm, off)[0]
+                if value == expected:
+                    _slot.pack_into(mm, off, desired)
+                return value
+            finally:
+                _lockf(fd, _LOCK_UN, 8, off)
 
     def close(self) -> None:
         self.size = 0

@@ -129,6 +129,16 @@ static void lb_atomic_store(int64_t *base, int64_t index, int64_t value)
     __atomic_store_n(base + index, value, __ATOMIC_RELEASE);
 }
 
+/* Compare-and-swap: if the slot holds `expected`, store `desired`.  Returns the value the slot
+ * held before (== expected on success), so the caller retries from what it now sees.  The
+ * stick tables build their lock-free updates (claim a slot, roll a rate period) on it. */
+static int64_t lb_atomic_cas(int64_t *base, int64_t index, int64_t expected, int64_t desired)
+{
+    __atomic_compare_exchange_n(base + index, &expected, desired, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    return expected; /* on failure the builtin wrote the current value here */
+}
+
 /* if value < limit: value += 1, return 1; else return 0.  limit <= 0 means "no limit". */
 static int lb_atomic_try_acquire(int64_t *base, int64_t index, int64_t limit)
 {

@@ -17,6 +17,7 @@ from lb.acl.txn import HttpTxn
 from lb.acl.values import Value
 from lb.config import keywords as kw
 from lb.config.keywords import Status
+from lb.sticktable.actions import STICK_ACTIONS
 
 __all__ = ["STOP", "Action", "Outcome", "compile_action"]
 
@@ -159,6 +160,9 @@ def compile_action(keyword: str, words: list[str], ctx: Ctx) -> Action:
         if name == "unset-var":
             return _unset_var(inner)(args, ctx)
         return _set_var(inner, _VAR_ACTIONS[name])(args, ctx)
+    stick = STICK_ACTIONS.get(name) if keyword == "http-request" else None
+    if stick is not None:  # track-sc0/1/2, sc-inc-gpc0(N)…: lb.sticktable
+        return stick(word, args, ctx, "http")
     builder = table.get(word)
     if builder is not None:
         return builder(args, ctx)

@@ -20,6 +20,7 @@ from lb.acl.errors import NotYet, RuleError
 from lb.acl.runtime import Runtime
 from lb.acl.txn import HttpTxn, path_start
 from lb.acl.values import Value, to_int, to_ip
+from lb.sticktable import fetches as sticktable_fetches
 
 One = Callable[[HttpTxn, Runtime], Value | None]
 Many = Callable[[HttpTxn, Runtime], Iterable[Value]]
@@ -483,6 +484,9 @@ FETCHES: dict[str, FetchSpec] = {
     "res.hdr_val": FetchSpec("int", "res", _HDR_ARGS, 0, _hdr_val(_res_side)),
     "shdr_val": FetchSpec("int", "res", _HDR_ARGS, 0, _hdr_val(_res_side)),
 }
+
+# the sc*_ / src_* fetches and table_cnt / table_avl (stick tables)
+FETCHES.update({name: FetchSpec(*row) for name, row in sticktable_fetches.FETCH_ROWS.items()})
 
 
 def acl_keywords() -> dict[str, tuple[str, str]]:

@@ -9,7 +9,10 @@ kept until a rule changes what it was computed from.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lb.sticktable.track import Tracking
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -35,6 +38,7 @@ class HttpTxn:
         "reason",
         "resp_headers",
         "resp_version",
+        "sc",
         "src",
         "src_port",
         "ssl_fc",
@@ -71,6 +75,7 @@ class HttpTxn:
         self.ssl_fc = False  # the client connection is TLS (bind … ssl)
         self.ssl_fc_sni: bytes | None = None  # the server name it sent (SNI), if any
         self.vars: dict[str, object] | None = None  # "txn.name" → value (set-var)
+        self.sc: Tracking | None = None  # the sticky counters tracked (lb.sticktable.track)
         self.status = 0  # the response's, once there is one
         self.reason = b""
         self.resp_version = "1.1"

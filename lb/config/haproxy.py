@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from msgspec import structs
 
+from lb.config import haproxy_compression, haproxy_stats
 from lb.config import haproxy_servers as servers
-from lb.config import haproxy_stats
 from lb.config import keywords as kw
 from lb.config.addresses import (
     Address,
@@ -57,6 +57,7 @@ from lb.config.model import (
 )
 from lb.config.report import Reporter
 from lb.config.units import parse_int, parse_size, parse_time
+from lb.sticktable import config as sticktable_config
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 _HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
@@ -310,14 +311,10 @@ class HaproxyParser:
                     targets.extend(structs.replace(t) for t in self.global_.logs)
                     expanded = True
             draft.proxy.logs.targets = targets
-            if draft.proxy.mode == "tcp" and not draft.proxy.disabled:
-                reported: set[Source] = set()  # a line may list several addresses
-                for bind in draft.proxy.binds:
-                    if bind.ssl:  # (the mode is only known once the section is read)
-                        if bind.source not in reported:
-                            reported.add(bind.source)
-                            self.report.not_yet(bind.source, "ssl", "TLS on a mode tcp frontend")
-                        bind.ssl = False
+            if draft.section != "defaults":
+                servers.settle_server_verify(
+                    draft.proxy, self.global_.ssl_server_verify, self.report
+                )
         bufsize = self.global_.tune_bufsize
         for src, path, size in self.errorfile_sizes:
             if size > bufsize:
@@ -364,6 +361,7 @@ def _inherit(draft: ProxyDraft, base: ProxyDraft) -> None:
         connection_mode=d.http.connection_mode,
         forwardfor=structs.replace(ff) if ff is not None else None,
         errorfiles=dict(d.http.errorfiles),
+        compression=haproxy_compression.inherit(d.http.compression),
     )
     logs = LogOptions()
     if fe:  # how traffic logs look: the frontend writes them
@@ -475,6 +473,16 @@ def _g_hard_stop_after(parser: HaproxyParser, args: list[str], src: Source) -> N
         value = _time(parser, args[0], src, "hard-stop-after")
         if value is not None:
             parser.global_.hard_stop_after = value
+
+
+def _g_ssl_server_verify(parser: HaproxyParser, args: list[str], src: Source) -> None:
+    if _arity(parser, "ssl-server-verify", args, src, 1, 1):
+        if args[0] not in ("none", "required"):
+            parser.report.alert(
+                src, f"'ssl-server-verify' expects 'none' or 'required', got '{args[0]}'"
+            )
+            return
+        parser.global_.ssl_server_verify = args[0]
 
 
 def _g_stats_socket(parser: HaproxyParser, args: list[str], src: Source) -> None:
@@ -652,6 +660,7 @@ _GLOBAL_HANDLERS: dict[str, GlobalHandler] = {
     "log": _g_log,
     "tune.bufsize": _g_size("tune_bufsize", "tune.bufsize", 1024, 2**28 - 1),
     "tune.http.maxhdr": _g_int("tune_http_maxhdr", "tune.http.maxhdr", 1, 32767),
+    "ssl-server-verify": _g_ssl_server_verify,
 }
 
 
@@ -1330,7 +1339,9 @@ _PROXY_HANDLERS: dict[str, Handler] = {
     "http-reuse": _http_reuse,
     "errorfile": _errorfile,
     "capture": _capture,
+    "compression": haproxy_compression.compression,
     "log": _log,
     "log-format": _log_format,
     **haproxy_stats.HANDLERS,
+    **sticktable_config.HANDLERS,
 }

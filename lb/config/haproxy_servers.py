@@ -10,6 +10,7 @@ parser (which imports it).
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -133,6 +134,62 @@ def _server_option(report: Reporter, server: Server, opt: str, value: str, src: 
         server.send_proxy = opt == "send-proxy"
     elif opt in ("send-proxy-v2", "no-send-proxy-v2"):
         server.send_proxy_v2 = opt == "send-proxy-v2"
+    elif opt in _TLS_OPTIONS:
+        _server_tls_option(report, server, opt, value, src)
+
+
+_TLS_OPTIONS = frozenset(
+    {"ssl", "no-ssl", "verify", "ca-file", "crt", "sni", "alpn", "ciphers", "ssl-min-ver",
+     "check-ssl", "no-check-ssl", "check-sni"}
+)  # fmt: skip
+
+
+def _server_tls_option(report: Reporter, server: Server, opt: str, value: str, src: Source) -> None:
+    """TLS to the server; files are read when the section ends (check_server_tls)."""
+    from lb.worker import tls as tlsmod
+    from lb.worker import tls_client
+
+    if opt in ("ssl", "no-ssl"):
+        server.ssl = opt == "ssl"
+    elif opt in ("check-ssl", "no-check-ssl"):
+        server.check_ssl = opt == "check-ssl"
+    elif opt == "check-sni":
+        server.check_sni = value
+    elif opt == "verify":
+        if value not in ("none", "required"):
+            report.alert(
+                src,
+                f"'verify' : unknown verify method '{value}', only 'none' and 'required' "
+                "are supported",
+            )
+            return
+        server.verify = value
+    elif opt in ("ca-file", "crt"):
+        setattr(server, opt.replace("-", "_"), os.path.abspath(value))
+    elif opt == "sni":
+        problem = tls_client.check_sni(value)
+        if problem is None:
+            server.sni = value
+        elif problem[0] == "not-yet":
+            report.not_yet(src, f"sni {value}", problem[1])
+        else:
+            report.alert(src, f"server option 'sni': {problem[1]}")
+    elif opt == "alpn":
+        protos = [p for p in value.split(",") if p]
+        for proto in protos:
+            if proto not in tls_client.SERVER_ALPN_HTTP:
+                report.not_yet(src, f"alpn {proto}", "lb speaks HTTP/1.x to servers")
+                return
+        server.alpn = protos
+    elif opt == "ciphers":
+        server.ciphers = value
+    elif opt == "ssl-min-ver":
+        if value not in tlsmod.TLS_VERSIONS:
+            report.alert(
+                src, f"server option 'ssl-min-ver': '{value}' (lb offers TLSv1.2 or TLSv1.3)"
+            )
+            return
+        server.ssl_min_ver = value
 
 
 def new_server(template: Server | None, name: str, host: str, port: int, src: Source) -> Server:
@@ -454,6 +511,9 @@ _L7_HASHES = ("uri", "url_param", "hdr")
 def check_backend_servers(p: Proxy, report: Reporter) -> None:
     """Once the section is complete: ids, and what needs HTTP in a tcp backend (as HAProxy)."""
     _assign_ids(p, report)
+    for server in p.servers:
+        if server.ssl or server.check_ssl:
+            check_server_tls(p, server, report)
     if not p.http_check.enabled and (p.http_check.expects or _sends(p.http_check)):
         report.warning(
             p.source,
@@ -518,3 +578,63 @@ def _assign_ids(p: Proxy, report: Reporter) -> None:
             next_id += 1
         server.id = next_id
         taken[next_id] = server
+
+
+def check_server_tls(p: Proxy, server: Server, report: Reporter) -> None:
+    """A TLS server's files, read now (``lb -c`` names the line).
+
+    ``verify`` is settled once the global section is known (``settle_server_verify``);
+    here only what the server line itself says is checked.
+    """
+    from lb.worker import tls as tlsmod
+    from lb.worker import tls_client
+
+    settings = tls_client.ClientTlsSettings(
+        verify=bool(server.ca_file),
+        ca_file=server.ca_file,
+        crt=server.crt,
+        alpn=tuple(server.alpn),
+        ciphers=server.ciphers,
+        min_version=server.ssl_min_ver,
+    )
+    try:
+        tls_client.check_client_settings(settings)
+    except tlsmod.TlsConfigError as e:
+        report.alert(server.source, f"'server {p.name}/{server.name}' : {e}")
+
+
+def settle_server_verify(p: Proxy, global_verify: str, report: Reporter) -> None:
+    """After the last file: each TLS server's ``verify`` (its own, else ssl-server-verify),
+    and HAProxy's refusal of ``verify required`` without a CA file."""
+    for server in p.servers:
+        if not (server.ssl or server.check_ssl):
+            continue
+        if not server.verify:
+            server.verify = global_verify
+        if server.sni:
+            _compile_sni(p, server, report)
+        if server.verify == "required" and not server.ca_file:
+            report.alert(
+                server.source,
+                f"'server {p.name}/{server.name}' : verify is enabled by default but no CA "
+                "file specified. If you're running on a LAN where you're certain to trust "
+                "the server's certificate, please set an explicit 'verify none' statement "
+                "on the 'server' line, or use 'ssl-server-verify none' in the global "
+                "section to disable server-side verifications by default.",
+            )
+
+
+def _compile_sni(p: Proxy, server: Server, report: Reporter) -> None:
+    """The whole expression (converters too) compiled once now, as the workers will."""
+    from lb.acl.errors import NotYet, RuleError
+    from lb.config.model import Config
+    from lb.worker import tls_client
+
+    try:
+        tls_client.compile_sni(server.sni, p, Config(proxies=[p]), server.source)
+    except NotYet as e:
+        report.not_yet(server.source, e.thing, e.hint)
+        server.sni = ""
+    except RuleError as e:
+        report.alert(server.source, f"server '{server.name}': 'sni {server.sni}': {e}")
+        server.sni = ""

@@ -204,7 +204,11 @@ GLOBAL_KEYWORDS: dict[str, Keyword] = _table(
         _gl("grace"),
         _gl("ssl-engine"),
         _gl("ssl-mode-async"),
-        _gl("ssl-server-verify"),
+        _gl(
+            "ssl-server-verify",
+            S,
+            "none or required (the default): what 'verify' is on server lines that do not say",
+        ),
         _gl("ssl-load-extra-files"),
         _gl("ssl-load-extra-del-ext"),
         _gl("ssl-skip-self-issued-ca"),
@@ -278,7 +282,8 @@ ERRORFILE_CODES: tuple[int, ...] = (
 _REQUEST_SUPPORTED = (
     "allow deny tarpit auth redirect return set-header add-header del-header replace-header "
     "replace-value set-path set-pathq set-query set-uri set-method replace-path replace-pathq "
-    "replace-uri set-var set-var-fmt unset-var use-service"
+    "replace-uri set-var set-var-fmt unset-var use-service track-sc0 track-sc1 track-sc2 "
+    "sc-inc-gpc0 sc-inc-gpc1 sc-set-gpt0"
 )
 _RESPONSE_SUPPORTED = (
     "allow deny return redirect set-header add-header del-header replace-header replace-value "
@@ -291,11 +296,11 @@ HTTP_REQUEST_ACTIONS: dict[str, Status] = {
         for a in sorted(
             words(
                 "add-acl cache-use capture del-acl del-map disable-l7-retry do-resolve "
-                "early-hint normalize-uri ot-group reject sc-inc-gpc sc-inc-gpc0 sc-inc-gpc1 "
-                "sc-set-gpt sc-set-gpt0 send-spoe-group set-dst set-dst-port set-log-level "
+                "early-hint normalize-uri ot-group reject sc-inc-gpc "
+                "sc-set-gpt send-spoe-group set-dst set-dst-port set-log-level "
                 "set-map set-mark set-nice set-priority-class set-priority-offset set-src "
-                "set-src-port set-timeout set-tos silent-drop strict-mode track-sc track-sc0 "
-                "track-sc1 track-sc2 wait-for-body wait-for-handshake"
+                "set-src-port set-timeout set-tos silent-drop strict-mode track-sc "
+                "wait-for-body wait-for-handshake"
             )
         )
     },
@@ -385,7 +390,16 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("srvtcpka-cnt", "D-LB"),
         _px("srvtcpka-idle", "D-LB"),
         _px("srvtcpka-intvl", "D-LB"),
-        _px("compression", "DFLB"),
+        _px(
+            "compression",
+            "DFLB",
+            S,
+            "`compression algo ALG…` (identity, gzip, deflate, raw-deflate, br), "
+            "`compression type MIME…` (prefixes, case-insensitive), `compression offload` "
+            "(ignored with a warning in defaults); backend settings win over the frontend's; "
+            "algo-res and type-res are taken as algo and type; algo-req, type-req, direction, "
+            "minsize-req and minsize-res are not supported yet; see docs/http.md",
+        ),
         _px(
             "cookie",
             "D-LB",
@@ -471,10 +485,34 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
         _px("server-state-file-name", "D-LB"),
         _px("server-template", "--LB"),
         _px("source", "D-LB"),
-        _px("stick", "--LB"),
-        _px("stick-table", "-FLB"),
+        _px(
+            "stick",
+            "--LB",
+            S,
+            "`on|match|store-request PATTERN [table T] [if|unless COND]`: persistence through "
+            "a stick table shared by every worker (docs/sticktables.md); `store-response` "
+            "is not supported yet",
+        ),
+        _px(
+            "stick-table",
+            "-FLB",
+            S,
+            "`type ip|ipv6|integer|string [len N] size N [expire T] [nopurge] [store …]`: "
+            "one table per proxy, in shared memory (every worker sees it), kept across "
+            "reloads while its definition is unchanged (docs/sticktables.md); `binary`, "
+            "`peers`, `srvkey`, `write-to`, and the bytes_*, http_fail_*, gpc/gpt array "
+            "data are not supported yet",
+        ),
         _px("tcp-check", "D-LB"),
-        _px("tcp-request", "DFLB"),
+        _px(
+            "tcp-request",
+            "DFLB",
+            S,
+            "`connection accept|reject|track-sc0/1/2 KEY [table T]|sc-inc-gpc0(N)|"
+            "sc-inc-gpc1(N)|sc-set-gpt0(N) V [if|unless COND]`, before any byte is read "
+            "(docs/sticktables.md); `content`, `session` and `inspect-delay` are not "
+            "supported yet",
+        ),
         _px("tcp-response", "D-LB"),
         _px("transparent", "D-LB"),
         _px("unique-id-format", "DFL-"),
@@ -706,8 +744,9 @@ BIND_OPTIONS: dict[str, OptionWord] = _opts(
             "ssl",
             0,
             S,
-            "TLS termination, mode http frontends only (not mode tcp, not with accept-proxy); "
-            "needs at least one crt",
+            "TLS termination (not with accept-proxy); needs at least one crt; in mode tcp "
+            "the clear bytes are copied through Python's TLS (no splicing), ssl_fc and "
+            "ssl_fc_sni can route",
         ),
         OptionWord(
             "crt",
@@ -779,24 +818,63 @@ SERVER_OPTIONS: dict[str, OptionWord] = _opts(
         OptionWord("send-proxy-v2", 0, S, "the same with a v2 (binary) header; wins over v1"),
         OptionWord("no-send-proxy", 0, S),
         OptionWord("no-send-proxy-v2", 0, S),
+        OptionWord(
+            "ssl",
+            0,
+            S,
+            "TLS to the server (mode http: per connection, pooled by SNI; mode tcp: bytes "
+            "copied through Python's TLS instead of spliced); checks use TLS too unless "
+            "'port' or 'addr' is set",
+        ),
+        OptionWord("no-ssl", 0, S),
+        OptionWord(
+            "verify",
+            1,
+            S,
+            "none or required (default: global ssl-server-verify, itself required); "
+            "required needs ca-file and checks the certificate's names against the SNI "
+            "when one is sent",
+        ),
+        OptionWord("ca-file", 1, S, "PEM file of the CAs that verify the server; read at load"),
+        OptionWord("crt", 1, S, "client certificate and key (PEM) presented to the server"),
+        OptionWord(
+            "sni",
+            1,
+            S,
+            "expression whose value is sent as SNI: str(NAME), req.hdr(host) / hdr(host), "
+            "req.fhdr(NAME), ssl_fc_sni, then any converter; idle connections are reused "
+            "only for the same SNI",
+        ),
+        OptionWord("alpn", 1, S, "http/1.1 and http/1.0 only (lb speaks HTTP/1.x to servers)"),
+        OptionWord("ciphers", 1, S, "OpenSSL cipher list for TLSv1.2"),
+        OptionWord("ssl-min-ver", 1, S, "TLSv1.2 (the default) or TLSv1.3"),
+        OptionWord(
+            "check-ssl",
+            0,
+            S,
+            "health checks over TLS (TCP: the handshake passes, L6OK; HTTP: HTTPS), with "
+            "the server's verify, ca-file, crt, ciphers",
+        ),
+        OptionWord("no-check-ssl", 0, S),
+        OptionWord("check-sni", 1, S, "SNI of TLS health checks (a plain string)"),
         *_many(
-            "agent-addr agent-inter agent-port agent-send alpn ca-file check-alpn "
-            "check-proto check-sni ciphers ciphersuites client-sigalgs crl-file crt "
+            "agent-addr agent-inter agent-port agent-send check-alpn "
+            "check-proto ciphersuites client-sigalgs crl-file "
             "curves error-limit hash-key init-addr "
             "log-bufsize log-proto max-reuse minconn namespace npn observe "
             "on-error on-marked-down on-marked-up pool-conn-name pool-low-conn pool-max-conn "
             "pool-purge-delay proto redir resolve-net resolve-opts resolve-prefer "
-            "resolvers set-proxy-v2-tlv-fmt shard sigalgs sni socks4 source "
-            "ssl-max-ver ssl-min-ver tcp-ut track verify verifyhost ws guid",
+            "resolvers set-proxy-v2-tlv-fmt shard sigalgs socks4 source "
+            "ssl-max-ver tcp-ut track verifyhost ws guid",
             1,
         ),
         *_many(
-            "agent-check allow-0rtt check-reuse-pool check-send-proxy check-ssl "
+            "agent-check allow-0rtt check-reuse-pool check-send-proxy "
             "check-via-socks4 force-sslv3 force-tlsv10 force-tlsv11 force-tlsv12 force-tlsv13 "
-            "no-agent-check no-check-ssl "
-            "no-send-proxy-v2-ssl no-send-proxy-v2-ssl-cn no-ssl no-ssl-reuse no-sslv3 "
+            "no-agent-check "
+            "no-send-proxy-v2-ssl no-send-proxy-v2-ssl-cn no-ssl-reuse no-sslv3 "
             "no-tfo no-tls-tickets no-tlsv10 no-tlsv11 no-tlsv12 no-tlsv13 no-verifyhost "
-            "send-proxy-v2-ssl send-proxy-v2-ssl-cn ssl ssl-reuse "
+            "send-proxy-v2-ssl send-proxy-v2-ssl-cn ssl-reuse "
             "stick tfo tls-tickets",
             0,
         ),

@@ -99,9 +99,11 @@ def _check_rules(config: Config, report: Reporter) -> None:
     if not config.proxies:
         return
     from lb.acl import check_rules  # imported here: a keepalived-only load needs none of it
+    from lb.sticktable.rules import check_sticktables
 
     try:
         check_rules(config, report)
+        check_sticktables(config, report)  # tcp-request connection, stick rules
     except Exception as e:  # a compiler bug must not hide every other message
         where = Source(config.files[0] if config.files else "<config>", 0)
         report.alert(where, f"internal error while compiling rules: {type(e).__name__}: {e}")

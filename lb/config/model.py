@@ -78,6 +78,17 @@ class Server(Struct):
     # PROXY protocol header first on each connection to the server (v2 wins over v1)
     send_proxy: bool = False
     send_proxy_v2: bool = False
+    # TLS to the server (server option ssl): lb/worker/tls_client.py
+    ssl: bool = False
+    verify: str = ""  # "none" / "required"; "" until the loader applies ssl-server-verify
+    ca_file: str = ""  # absolute path; CAs that verify the server's chain
+    crt: str = ""  # absolute path; client certificate and key presented to the server
+    sni: str = ""  # sample expression whose value is sent as SNI ("" = no SNI)
+    alpn: list[str] = []
+    ciphers: str = ""  # OpenSSL cipher list for TLSv1.2
+    ssl_min_ver: str = ""  # "TLSv1.2" / "TLSv1.3"; "" = TLSv1.2
+    check_ssl: bool | None = None  # None: checks use TLS when ssl is set and port/addr are not
+    check_sni: str = ""  # SNI of TLS checks (a plain string)
 
 
 class HttpCheckExpect(Struct):
@@ -204,6 +215,16 @@ class ForwardFor(Struct):
 
 HttpConnectionMode = Literal["keep-alive", "server-close", "close"]
 
+CompressionAlgo = Literal["identity", "gzip", "deflate", "raw-deflate", "br"]
+
+
+class Compression(Struct):
+    """``compression algo|type|offload`` of one proxy (lines add up, as in HAProxy)."""
+
+    algos: list[CompressionAlgo] = field(default_factory=list)  # in configuration order
+    types: list[str] = field(default_factory=list)  # MIME type prefixes, lower case
+    offload: bool = False
+
 
 class HttpOptions(Struct):
     """What mode http does with connections, headers and logs in one proxy."""
@@ -214,6 +235,7 @@ class HttpOptions(Struct):
     reuse: Literal["safe", "never", "always", "aggressive"] = "safe"  # http-reuse
     forwardfor: ForwardFor | None = None
     abortonclose: bool = False
+    compression: Compression | None = None  # None: no "compression" line
     errorfiles: dict[int, str] = field(
         default_factory=dict
     )  # status → file path (read by the master)
@@ -254,6 +276,38 @@ class StatsSettings(Struct):
     scope: list[str] = field(default_factory=list)  # proxies shown; "." = this one; [] = all
 
 
+class StickStore(Struct):
+    """One data type a stick table stores: ``gpc0``, ``http_req_rate(10s)``…"""
+
+    name: str
+    period: int = 0  # ms, for the rates
+
+
+class StickTable(Struct):
+    """``stick-table type … size … [expire …] [nopurge] [store …]`` (lb.sticktable)."""
+
+    type: Literal["ip", "ipv6", "integer", "string"]
+    size: int
+    source: Source
+    length: int = 0  # string keys: bytes kept (0: HAProxy's 32)
+    expire: int = 0  # ms; 0 = entries never expire
+    nopurge: bool = False
+    store: list[StickStore] = field(default_factory=list)
+
+    def signature(self) -> str:
+        """What must match for a reload to keep the table's entries."""
+        stored = ",".join(sorted(f"{s.name}:{s.period}" for s in self.store))
+        return f"{self.type}|{self.length}|{self.size}|{stored}"
+
+
+class StickRule(Struct):
+    """``stick on|match|store-request PATTERN [table T] [if|unless COND]``."""
+
+    kind: Literal["on", "match", "store-request"]
+    words: list[str]  # the pattern, then any "table T", then any condition
+    source: Source
+
+
 ProxyKind = Literal["frontend", "backend", "listen"]
 
 
@@ -276,6 +330,10 @@ class Proxy(Struct):
     http_response: list[RuleLine] = field(default_factory=list)
     redirects: list[RuleLine] = field(default_factory=list)
     use_servers: list[UseServer] = field(default_factory=list)
+    # stick tables (lb.sticktable): this proxy's table, its connection rules, persistence
+    stick_table: StickTable | None = None
+    tcp_request_connection: list[RuleLine] = field(default_factory=list)
+    stick_rules: list[StickRule] = field(default_factory=list)
     # backend side
     servers: list[Server] = field(default_factory=list)
     balance: str = "roundrobin"
@@ -357,6 +415,7 @@ class Global(Struct):
     logs: list[LogTarget] = field(default_factory=list)  # global "log" lines
     tune_bufsize: int = 16384  # tune.bufsize: the longest request or response head
     tune_http_maxhdr: int = 101  # tune.http.maxhdr: most header lines in a head
+    ssl_server_verify: str = "required"  # ssl-server-verify: servers' default 'verify'
 
 
 # --------------------------------------------------------------------------- keepalived side

@@ -26,6 +26,7 @@ from lb.stats.admin import FrameDecoder, allowed_from_worker
 from lb.stats.master import StatsMaster, geometry_for, master_info
 from lb.stats.server_state import ServerStateTable, state_slots, version_index
 from lb.stats.shm import GaugeNames, GaugeTable, SharedRegion
+from lb.sticktable.region import TableRegions
 from lb.worker.boot import READY, WorkerBoot
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Arbiter:
         # counters: slabs, the retired totals, the history ring (lb.stats.master)
         self.stats = StatsMaster(self.region, self.gauges)
         self.stats.info = lambda: master_info(self, self.stats)
+        self.tables = TableRegions()  # stick tables: one memfd each, kept across reloads
         self._frames: dict[int, FrameDecoder] = {}  # worker pid → admin commands it sends
         self.workers: list[WorkerProcess] = []
         self.generations: dict[int, Generation] = {first.number: first}
@@ -135,6 +137,7 @@ class Arbiter:
                 self.murder()
                 self.manage()
                 self.stats.tick()
+                self.tables.tick()
         self._stop_vrrp()  # whatever the way out: priority 0, addresses removed
         await self.health.close()
         await self.runtime_api.close()
@@ -322,6 +325,7 @@ class Arbiter:
             maxconn=gen.maxconn,
             server_addrs=gen.server_addrs,
             errorfiles=gen.errorfiles,
+            tables=self.tables.ensure(config),
         )
         stats_entries = self.stats.boot_entries(config, slot, gen.number)
         boot.gauges.update(stats_entries)
@@ -464,6 +468,7 @@ class Arbiter:
         running = {w.generation for w in self.workers} | {self.current.number}
         for number in [n for n in self.generations if n not in running]:
             del self.generations[number]
+        self.tables.prune([g.config for g in self.generations.values()])
         if self.stopping:
             return
         self.listeners.prune([(g.config, g.nworkers) for g in self.generations.values()])
@@ -514,6 +519,7 @@ class Arbiter:
 
     def _close(self) -> None:
         self.listeners.close_all()
+        self.tables.close()
         if self.pidfile:
             try:
                 os.unlink(self.pidfile)

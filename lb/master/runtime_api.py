@@ -127,6 +127,12 @@ class RuntimeApi:
                 await writer.wait_closed()
 
     async def execute(self, command: str, level: int = 2) -> str:
+        words = command.split()
+        if words[1:2] == ["table"] and words[0] in ("show", "clear", "set") and level >= 1:
+            from lb.sticktable.show import TABLE_COMMANDS
+
+            tables = self.arbiter.tables.of(self.arbiter.current.config)
+            return TABLE_COMMANDS[words[0]](tables, words[2:])
         entry = self.commands.get(command)
         if entry is None:
             found = self.stats_commands.find(command)

@@ -71,6 +71,7 @@ def spawn_worker(
     """
     master_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     fds = [worker_end.fileno(), shm_fd, *(lfd.fd for lfd in boot.listeners)]
+    fds += boot.tables.values()  # stick tables
     try:
         popen = subprocess.Popen(
             [sys.executable, "-m", "lb.worker", str(worker_end.fileno())],

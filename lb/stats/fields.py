@@ -189,7 +189,7 @@ _BE_SRV = _slots(
 )
 _RSP = _slots("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
 _REQ_TOT = _slots("req_tot")
-_COMP = _zeros("comp_in", "comp_out", "comp_byp", "comp_rsp")
+_COMP = _slots("comp_in", "comp_out", "comp_byp", "comp_rsp")
 _CACHE = _zeros("cache_lookups", "cache_hits")
 _AGG = _zeros("agg_server_status", "agg_server_check_status", "agg_check_status")
 _CONNS = _zeros("srv_icur", "idle_conn_cur", "safe_conn_cur", "used_conn_cur", "need_conn_est")
@@ -236,8 +236,8 @@ def values(row: Row) -> list[Value | None]:
         out[_P["conn_rate"]] = r.conn_rate
         out[_P["conn_rate_max"]] = r.conn_rate_max
         out[_P["conn_tot"]] = c[INDEX["conn_tot"]]
-        for pos in _COMP:
-            out[pos] = 0
+        for pos, slot in _COMP:
+            out[pos] = c[slot]
         if http:
             for pos, slot in _RSP:
                 out[pos] = c[slot]
@@ -274,8 +274,8 @@ def values(row: Row) -> list[Value | None]:
         if row.downtime is not None:  # a backend with servers
             out[_P["downtime"]] = row.downtime
         out[_P["algo"]] = row.algo
-        for pos in _COMP:
-            out[pos] = 0
+        for pos, slot in _COMP:
+            out[pos] = c[slot]
         if http:
             for pos in _CACHE:
                 out[pos] = 0

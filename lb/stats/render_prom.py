@@ -64,6 +64,38 @@ _COMMON = [
     Metric("bytes_out_total", "counter", "Bytes sent to clients.", _v("bout")),
 ]
 
+# HTTP compression (frontends and backends), by HAProxy's exporter names
+_COMPRESSION = [
+    Metric(
+        "http_comp_bytes_in_total",
+        "counter",
+        "Response bytes fed to the HTTP compressor.",
+        _v("comp_in"),
+        True,
+    ),
+    Metric(
+        "http_comp_bytes_out_total",
+        "counter",
+        "Bytes emitted by the HTTP compressor.",
+        _v("comp_out"),
+        True,
+    ),
+    Metric(
+        "http_comp_bytes_bypassed_total",
+        "counter",
+        "Response bytes that went through HTTP compression uncompressed (identity).",
+        _v("comp_byp"),
+        True,
+    ),
+    Metric(
+        "http_comp_responses_total",
+        "counter",
+        "HTTP responses compressed.",
+        _v("comp_rsp"),
+        True,
+    ),
+]
+
 FRONTEND: list[Metric] = [
     *_COMMON,
     Metric("requests_denied_total", "counter", "Requests denied by rules.", _v("dreq")),
@@ -117,6 +149,18 @@ FRONTEND: list[Metric] = [
     ),
     Metric("failed_header_rewriting_total", "counter", "Failed header rewrites.", _v("wrew")),
     Metric("internal_errors_total", "counter", "Internal errors.", _v("eint")),
+    *_COMPRESSION,
+]
+
+# lb's own, per frontend: TLS termination (bind … ssl); 0 on a frontend without TLS
+LB_FRONTEND: list[Metric] = [
+    Metric("ssl_handshakes_total", "counter", "TLS handshakes completed.", _v("ssl_sess")),
+    Metric(
+        "ssl_failed_handshakes_total",
+        "counter",
+        "TLS handshakes that failed or timed out.",
+        _v("ssl_failed_handshake"),
+    ),
 ]
 
 _BACKEND_SIDE = [
@@ -201,6 +245,7 @@ BACKEND: list[Metric] = [
     Metric(
         "check_up_down_total", "counter", "Transitions of servers from up to down.", lambda r: 0
     ),
+    *_COMPRESSION,
 ]
 
 SERVER: list[Metric] = [
@@ -520,6 +565,8 @@ def render_prometheus(
             "Frontend status, per state label value.",
         )
         _responses(out, "haproxy_frontend_http_responses_total", group)
+        for metric in LB_FRONTEND:
+            _family(out, "lb_frontend_", metric, group)
     if "backend" in wanted and backends:
         group = _Group.of(backends)
         for metric in BACKEND:

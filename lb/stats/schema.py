@@ -47,6 +47,12 @@ SCALARS: tuple[str, ...] = (
     "wrew",  # failed header rewrites
     "eint",  # internal errors
     "hanafail",  # failed health observations (observe layer4/layer7)
+    "ssl_sess",  # TLS handshakes completed (frontend; HAProxy's SSL stats module name)
+    "ssl_failed_handshake",  # TLS handshakes that failed or timed out (frontend)
+    "comp_in",  # response bytes fed to the compressor
+    "comp_out",  # bytes the compressor emitted
+    "comp_byp",  # response bytes that went through the compression stage uncompressed (identity)
+    "comp_rsp",  # responses compressed
 )
 
 # HTTP responses by class: index = status // 100 in the worker's list (0 and 6..9 = "other").

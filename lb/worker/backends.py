@@ -33,6 +33,7 @@ from lb.balance.interleave import weighted_order
 from lb.balance.roundrobin import smooth_sequence
 from lb.config.model import Proxy, Server
 from lb.stats.server_state import word_eweight, word_persistent_ok, word_usable, word_written
+from lb.worker.tls_client import ServerTls
 
 # HAProxy's defaults when a timeout is not set: connect is effectively unlimited
 # there, but an unbounded connect only hides a dead server, so lb warns at load
@@ -67,6 +68,7 @@ class ServerTarget:
         "queue_index",
         "send_proxy",
         "state_index",
+        "tls",
         "usable",
         "weight",
     )
@@ -101,6 +103,8 @@ class ServerTarget:
         self.cookie = server.cookie  # value of the persistence cookie naming this server
         # PROXY protocol version written first on each connection to it (0: none)
         self.send_proxy = 2 if server.send_proxy_v2 else 1 if server.send_proxy else 0
+        # server … ssl: contexts and SNI (lb.worker.tls_client), set by the worker at boot
+        self.tls: ServerTls | None = None
         # From the state table (the configuration until the master has written it):
         self.usable = not server.disabled  # takes new traffic
         self.persist_ok = not server.disabled  # takes traffic that sticks to it (cookie)

@@ -39,6 +39,8 @@ class WorkerBoot(msgspec.Struct):
     server_addrs: dict[str, tuple[int, str, int]]  # family, host, port
     # errorfile contents read by the master: proxy name → status → whole HTTP response
     errorfiles: dict[str, dict[int, bytes]] = msgspec.field(default_factory=dict)
+    # stick tables (lb.sticktable): proxy name → memfd of its table, shared by every worker
+    tables: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 _encoder = msgspec.msgpack.Encoder()

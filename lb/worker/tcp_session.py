@@ -18,6 +18,7 @@ from lb._native import SplicePump, Stop
 from lb.accesslog import NOSRV, LogRecord, elapsed_ms
 from lb.worker import proxy_protocol
 from lb.worker.proxy_protocol import ProxyHeader, ProxyHeaderError
+from lb.worker.tls_relay import Relay, close_tls, start_relay
 
 if TYPE_CHECKING:
     import asyncio
@@ -111,6 +112,7 @@ class TcpSession:
         "backend",
         "client",
         "client_addr",
+        "client_tls",
         "closed",
         "connect_timer",
         "down",
@@ -119,6 +121,7 @@ class TcpSession:
         "local_addr",
         "loop",
         "redispatched",
+        "relay",
         "retries",
         "retries_left",
         "server",
@@ -140,6 +143,7 @@ class TcpSession:
         client: socket.socket,
         client_addr: tuple[str, int] = ("-", -1),
         local_addr: tuple[str, int] | None = None,
+        client_tls: asyncio.Transport | None = None,
     ) -> None:
         self.worker = worker
         self.loop: asyncio.AbstractEventLoop = worker.loop
@@ -150,6 +154,10 @@ class TcpSession:
         # the address the client connected to, when a PROXY header said it (None: the socket's)
         self.local_addr = local_addr
         self.server_sock: socket.socket | None = None
+        # TLS (bind … ssl, server … ssl): the client's handshaken transport, and the
+        # copy path that replaces splicing (lb.worker.tls_relay)
+        self.client_tls = client_tls
+        self.relay: Relay | None = None
         self.target: ServerTarget | None = None
         self.up: Direction | None = None  # client → server
         self.down: Direction | None = None  # server → client
@@ -173,6 +181,11 @@ class TcpSession:
         backend = self.backend
         backend_stats = self.worker.backend_stats(backend)
         backend_stats.stot += 1
+        if self.worker.stick_rules:  # stick on / stick match: the server stored for the key
+            stuck = self.worker.tcp_stick_target(self)
+            if stuck is not None:
+                self.connect(stuck)
+                return
         key = backend.address_key(self.client_addr, self.client) if backend.key_spec.field else None
         target = backend.pick(key=key)
         if target is not None:
@@ -206,6 +219,8 @@ class TcpSession:
         if self.target is not target:
             self.worker.server_stats(self.backend, target).stot += 1
         self.target = target
+        if self.worker.stick_rules:  # stick on / store-request: remember the server
+            self.worker.tcp_stick_store(self, target)
         if not self.t_conn:
             self.t_conn = self.loop.time()
         self.worker.backend_stats(self.backend).connect += 1
@@ -294,6 +309,12 @@ class TcpSession:
         if target is not None and target.send_proxy and not self._send_proxy_header(server):
             self._connect_failed()
             return
+        if self.client_tls is not None or (target is not None and target.tls is not None):
+            self.server_sock = None  # the relay's transports own the sockets from now on
+            self.idle_limit = self.frontend.idle_timeout
+            self.active = self.worker.clock
+            self.relay = start_relay(self, server, self.client_tls)
+            return
         pool = self.worker.pipes
         self.up = Direction(
             self, client, server, SplicePump(client.fileno(), server.fileno(), pool)
@@ -305,6 +326,12 @@ class TcpSession:
         self.active = self.worker.clock
         self.up.start()
         self.down.start()
+
+    def server_tls_failed(self, exc: BaseException) -> None:
+        """The server's TLS handshake failed: a failed connection (retries, then SC)."""
+        self.relay = None
+        self.up = self.down = None
+        self._connect_failed()
 
     def _send_proxy_header(self, server: socket.socket) -> bool:
         """send-proxy / send-proxy-v2: the header goes first, before any spliced byte.
@@ -374,16 +401,22 @@ class TcpSession:
             self.down.stop()
         elif self.server_sock is not None:
             self.loop.remove_writer(self.server_sock.fileno())  # still connecting
+        # TLS: transports own the client socket (and the server's) once they exist
+        client_owned = (
+            close_tls(self, abort)
+            if self.relay is not None or self.client_tls is not None
+            else False
+        )
         if self.frontend.logger is not None:
             self._log()
         self._account()
-        if self.up is None and not abort:
+        if self.up is None and not abort and not client_owned:
             _discard_unread(self.client)
         if self.target is not None:
             self.backend.release(self.target)
             self.target = None
             self.worker.slot_released()
-        for sock in (self.client, self.server_sock):
+        for sock in (None if client_owned else self.client, self.server_sock):
             if sock is None:
                 continue
             if abort:
@@ -420,7 +453,7 @@ def tcp_record(session: TcpSession) -> LogRecord:
     local_ip, local_port = session.local_address() or ("-", -1)
     up, down = session.up, session.down
     target = session.target
-    return LogRecord(
+    rec = LogRecord(
         client_ip=client_ip,
         client_port=client_port,
         frontend_ip=local_ip,
@@ -440,6 +473,18 @@ def tcp_record(session: TcpSession) -> LogRecord:
         actconn=session.worker.counters.load(session.worker.global_cur),
         feconn=session.worker.counters.load(session.frontend.cur_index),
     )
+    if target is not None:  # %si %sp, and %bi %bp while the server socket is ours
+        rec.server_ip, rec.server_port = target.address
+        logger = session.frontend.logger
+        sock = session.server_sock
+        if logger is not None and logger.backend_source and sock is not None:
+            try:
+                local = sock.getsockname()
+            except OSError:
+                pass
+            else:
+                rec.backend_src_ip, rec.backend_src_port = local[0], local[1]
+    return rec
 
 
 class ProxyHeaderReader:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -25,6 +27,9 @@ from lb.stats.objects import ids_from_boot
 from lb.stats.server_state import state_slots, version_index
 from lb.stats.shm import GaugeNames, SharedRegion
 from lb.stats.source import SnapshotSource
+from lb.sticktable.region import attach_tables
+from lb.sticktable.rules import ConnectionRules, compile_connection_rules, compile_stick_rules
+from lb.sticktable.track import Tracking
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.boot import WorkerBoot
 from lb.worker.http.session import HttpSession, ProxiedHttpSession
@@ -32,7 +37,9 @@ from lb.worker.http.settings import HttpSettings
 from lb.worker.http.upstream import ServerPool
 from lb.worker.proxy_protocol import ProxyHeader
 from lb.worker.tcp_session import ProxyHeaderReader, TcpSession, proxied_addresses
-from lb.worker.tls import ListenerTls, TlsSettings
+from lb.worker.tls import ListenerTls, TlsSettings, sni_of
+from lb.worker.tls_client import ClientTlsSettings, build_server_tls
+from lb.worker.tls_relay import PendingClient
 
 if TYPE_CHECKING:
     from lb.config.model import Config, Proxy, StatsSettings
@@ -46,7 +53,9 @@ ACCEPT_BATCH = (
 )
 TLS_HANDSHAKE_TIMEOUT = 10.0  # s, without timeout client
 LIMIT_RETRY = 0.02  # s between looks at a full limit; a local close looks at once
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 QUEUE_POLL = 0.01  # s between looks at full servers for queued connections
+MAX_POOLS = 4096  # idle-connection pools kept (one per server, and per SNI with TLS)
 
 
 class Listener:
@@ -85,6 +94,7 @@ class Frontend:
         "routes",
         "rules",
         "stats",
+        "tcp_rules",
         "tls_failed",
     )
 
@@ -112,6 +122,7 @@ class Frontend:
         self.own_backend = proxy.name if proxy.kind == "listen" else None
         self.stats = ObjectCounters()  # the worker hands out the published ones
         self.tls_failed = 0  # TLS handshakes that failed or timed out (this worker)
+        self.tcp_rules: ConnectionRules | None = None  # tcp-request connection rules
 
 
 def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
@@ -154,7 +165,7 @@ class Worker:
         self.sessions: set[TcpSession] = set()
         self.handshakes: set[ProxyHeaderReader] = set()  # mode tcp: PROXY headers awaited
         self.http_sessions: set[HttpSession] = set()
-        self._pools: dict[ServerTarget, ServerPool] = {}
+        self._pools: dict[ServerTarget | tuple[ServerTarget, str], ServerPool] = {}
         # server maxconn: what waits for a free server slot, per backend, in arrival order
         self.queues: dict[Backend, deque[Waiter]] = {}
         # requests sticking to a full server (persistence), waiting for that one
@@ -166,6 +177,16 @@ class Worker:
         self.stopping = False
         self.globally_paused = False
         self.backends = self._compile_backends()
+        # stick tables: the master's shared tables, mapped here; what tcp-request connection
+        # rules tracked, until the session takes it (by client socket; tcp: by session)
+        self.stick_tables = attach_tables(boot.config, boot.tables)
+        self.sticky: dict[socket.socket, Tracking] = {}
+        self.tcp_sticky: dict[TcpSession, Tracking] = {}
+        self.stick_rules = {
+            p.name: rules
+            for p in boot.config.proxies
+            if not p.disabled and (rules := compile_stick_rules(p, boot.config)) is not None
+        }
         # ACLs and rules, compiled once (files they name are read now, before any chroot)
         self.rules = compile_config(boot.config)
         self.rules_runtime: Runtime = self
@@ -181,6 +202,8 @@ class Worker:
         # The region as 8-byte slots: the reads of a pick (state version, loads)
         view = memoryview(self.region.mm).cast("q")
         version = version_index(self.region, gauges.__getitem__)
+        # TLS to servers: contexts built now, before any chroot or privilege drop
+        tls_contexts: dict[ClientTlsSettings, tuple[ssl.SSLContext, ssl.SSLContext | None]] = {}
         for proxy in self.boot.config.proxies:
             if not proxy.has_backend:
                 continue
@@ -192,20 +215,20 @@ class Worker:
                 )
                 state = state_slots(self.region, gauges.__getitem__, proxy.name, server.name)
                 queue_slot = gauges.get(GaugeNames.server_queue(proxy.name, server.name))
-                targets.append(
-                    ServerTarget(
-                        i,
-                        proxy.name,
-                        server,
-                        family,
-                        (host, port),
-                        index,
-                        state_index=state.state,
-                        queue_index=(
-                            self.region.counter_index(queue_slot) if queue_slot is not None else -1
-                        ),
-                    )
+                target = ServerTarget(
+                    i,
+                    proxy.name,
+                    server,
+                    family,
+                    (host, port),
+                    index,
+                    state_index=state.state,
+                    queue_index=(
+                        self.region.counter_index(queue_slot) if queue_slot is not None else -1
+                    ),
                 )
+                target.tls = build_server_tls(self.boot.config, proxy, server, tls_contexts)
+                targets.append(target)
             position = self.region.counter_index(gauges[GaugeNames.backend_rr_position(proxy.name)])
             backends[proxy.name] = Backend(
                 proxy, targets, self.counters, position, gauges=view, state_version_index=version
@@ -231,6 +254,7 @@ class Worker:
             if not static or (backend_rules is not None and not backend_rules.empty):
                 frontend.rules = rules
             frontend.stats = self.stats.frontend(proxy.name)
+            frontend.tcp_rules = compile_connection_rules(proxy, config)
             if proxy.logs.targets:
                 frontend.logger = AccessLogger(
                     proxy.logs.targets,
@@ -267,8 +291,6 @@ class Worker:
         # TLS: certificates are read now, before any chroot or privilege drop
         tls: dict[tuple[str, str], ListenerTls] = {}
         for proxy in config.frontends():
-            if proxy.mode != "http":
-                continue  # (the configuration refuses ssl in mode tcp)
             for b in proxy.binds:
                 if b.ssl and (proxy.name, b.key()) not in tls:
                     settings = TlsSettings(
@@ -419,6 +441,7 @@ class Worker:
         client_addr: tuple[str, int],
         sock: socket.socket,
         local: tuple[str, int] | None = None,
+        client_tls: asyncio.Transport | None = None,
     ) -> Backend | None:
         """mode tcp with conditional use_backend: the backend for this connection.
 
@@ -434,6 +457,10 @@ class Worker:
         txn = HttpTxn(
             b"", b"", "1.1", [], client_addr[0], client_addr[1], local[0], local[1], frontend.name
         )
+        if client_tls is not None:  # bind … ssl: ssl_fc and ssl_fc_sni route too
+            txn.ssl_fc = True
+            sni = sni_of(client_tls.get_extra_info("ssl_object"))
+            txn.ssl_fc_sni = sni.encode() if sni else None
         name = rules.choose_backend(txn, self)
         if name is None:
             name = frontend.own_backend
@@ -527,10 +554,16 @@ class Worker:
             if not waiters:
                 del self.queues[backend]
 
-    def server_pool(self, target: ServerTarget) -> ServerPool:
-        pool = self._pools.get(target)
+    def server_pool(self, target: ServerTarget, sni: str = "") -> ServerPool:
+        """Idle connections to ``target``; with TLS, one pool per SNI sent (a connection
+        opened for one name never serves another)."""
+        key = (target, sni) if sni else target
+        pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[target] = ServerPool()
+            if sni and len(self._pools) >= MAX_POOLS:  # SNI from Host: clients choose the names
+                for k in [k for k, p in self._pools.items() if not p.idle]:
+                    del self._pools[k]
+            pool = self._pools[key] = ServerPool()
         return pool
 
     # ------------------------------------------------------------------ accept
@@ -578,11 +611,17 @@ class Worker:
             stats.stot += 1  # HAProxy's frontend sessions: connections, in both modes
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if frontend.tcp_rules is not None and not self._connection_rules(
+                frontend, client, addr
+            ):
+                continue  # tcp-request connection reject
             if frontend.http is not None:
                 # (with accept-proxy the session reads the header off its first bytes)
                 self._start_http(
                     frontend, frontend.http, client, listener.accept_proxy, listener.tls
                 )
+            elif listener.tls is not None:  # the handshake first, then the copy path
+                self._start_tls_tcp(frontend, listener.tls, client, addr)
             elif listener.accept_proxy:  # the header first, then routing and splicing
                 reader = ProxyHeaderReader(self, frontend, client, addr, frontend.client_timeout)
                 self.handshakes.add(reader)
@@ -595,17 +634,86 @@ class Worker:
         client: socket.socket,
         addr: tuple[str, int],
         local: tuple[str, int] | None = None,
+        client_tls: asyncio.Transport | None = None,
     ) -> None:
         backend = frontend.backend
         if frontend.rules is not None:
-            backend = self.route_connection(frontend, addr, client, local)
+            backend = self.route_connection(frontend, addr, client, local, client_tls)
         if backend is None:
-            client.close()  # no backend for this connection: HAProxy closes it
+            # no backend for this connection: HAProxy closes it
+            (client_tls or client).close()
             self._release(frontend)
+            self._drop_sticky(client)
             return
-        session = TcpSession(self, frontend, backend, client, addr, local)
+        session = TcpSession(self, frontend, backend, client, addr, local, client_tls)
         self.sessions.add(session)
+        if self.sticky:  # what tcp-request connection tracks ends with the session
+            tracking = self.sticky.pop(client, None)
+            if tracking is not None:
+                self.tcp_sticky[session] = tracking
         session.start()
+
+    # ------------------------------------------------------------------ stick tables
+
+    def _connection_rules(
+        self, frontend: Frontend, client: socket.socket, addr: tuple[str, int]
+    ) -> bool:
+        """tcp-request connection rules, before any byte is read. False: rejected (the
+        connection is closed and its slots are back)."""
+        rules = frontend.tcp_rules
+        assert rules is not None
+        try:
+            local = client.getsockname()
+        except OSError:
+            local = ("", 0)
+        txn = HttpTxn(b"", b"", "1.1", [], addr[0], addr[1], local[0], local[1], frontend.name)
+        if not rules.run(txn, self):
+            # as HAProxy: an abortive close (RST), no FIN handshake to wait for
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            client.close()
+            self._release(frontend)
+            frontend.stats.dcon += 1  # HAProxy's "denied connections"
+            if txn.sc is not None:
+                txn.sc.release_owned()
+            return False
+        if txn.sc is not None:
+            self.sticky[client] = txn.sc  # the session takes it when it starts
+        return True
+
+    def _tcp_txn(self, session: TcpSession) -> HttpTxn:
+        """What stick rules see of a mode tcp connection: its addresses, no request."""
+        client = session.client_addr
+        local = session.local_address() or ("", 0)
+        return HttpTxn(
+            b"", b"", "1.1", [], client[0], client[1], local[0], local[1], session.frontend.name
+        )
+
+    def tcp_stick_target(self, session: TcpSession) -> ServerTarget | None:
+        """mode tcp ``stick on|match``: the stored server, with a slot taken, if it can
+        take the connection."""
+        stick = self.stick_rules.get(session.backend.name)
+        if stick is None or not stick.matchers:
+            return None
+        sid = stick.match(self._tcp_txn(session), self)
+        if sid is None:
+            return None
+        backend = session.backend
+        for target in backend.servers:
+            if target.id == sid:
+                return target if backend.acquire(target) else None
+        return None
+
+    def tcp_stick_store(self, session: TcpSession, target: ServerTarget) -> None:
+        stick = self.stick_rules.get(session.backend.name)
+        if stick is not None and stick.storers:
+            stick.store(self._tcp_txn(session), self, target.id)
+
+    def _drop_sticky(self, client: socket.socket) -> None:
+        """A connection that tracked entries closes before any session took it."""
+        if self.sticky:
+            tracking = self.sticky.pop(client, None)
+            if tracking is not None:
+                tracking.release_owned()
 
     def proxy_header_read(self, reader: ProxyHeaderReader, header: ProxyHeader) -> None:
         """accept-proxy, mode tcp: the header is in; the client is who it says."""
@@ -616,7 +724,35 @@ class Worker:
     def proxy_header_failed(self, reader: ProxyHeaderReader) -> None:
         """accept-proxy, mode tcp: no valid header; the reader closed the connection."""
         self.handshakes.discard(reader)
+        self._drop_sticky(reader.client)
         self._slot_freed(reader.frontend)
+
+    def _start_tls_tcp(
+        self,
+        frontend: Frontend,
+        tls: ListenerTls,
+        client: socket.socket,
+        addr: tuple[str, int],
+    ) -> None:
+        """mode tcp, bind … ssl: the handshake, then routing and the copy path (tls_relay)."""
+
+        def started(task: asyncio.Task[tuple[asyncio.Transport, PendingClient]]) -> None:
+            if task.cancelled() or task.exception() is not None:
+                self._tls_failed(frontend, task)  # type: ignore[arg-type]
+                client.close()
+                self._drop_sticky(client)
+                self._slot_freed(frontend)
+                return
+            transport, _pending = task.result()
+            frontend.stats.ssl_sess += 1
+            self._start_tcp(frontend, client, addr, client_tls=transport)
+
+        timeout = frontend.client_timeout or TLS_HANDSHAKE_TIMEOUT
+        connecting = self.loop.connect_accepted_socket(
+            PendingClient, sock=client, ssl=tls.default, ssl_handshake_timeout=timeout
+        )
+        task = self.loop.create_task(connecting)
+        task.add_done_callback(started)  # type: ignore[arg-type]
 
     def _start_http(
         self,
@@ -626,14 +762,26 @@ class Worker:
         accept_proxy: bool = False,
         tls: ListenerTls | None = None,
     ) -> None:
+        sticky = self.sticky.pop(client, None) if self.sticky else None
+
         def started(task: asyncio.Task[object]) -> None:
             if task.cancelled() or task.exception() is not None:
                 if tls is not None:
                     self._tls_failed(frontend, task)
                 client.close()
                 self._release(frontend)
+                if sticky is not None:  # no session took what the connection tracked
+                    sticky.release_owned()
+            elif tls is not None:
+                frontend.stats.ssl_sess += 1
 
-        factory = ProxiedHttpSession if accept_proxy else HttpSession
+        cls = ProxiedHttpSession if accept_proxy else HttpSession
+
+        def factory(worker: Worker, fe: Frontend, hs: HttpSettings) -> HttpSession:
+            session = cls(worker, fe, hs)
+            session.sticky = sticky  # what tcp-request connection tracks (or None)
+            return session
+
         if tls is None:
             connecting = self.loop.connect_accepted_socket(
                 lambda: factory(self, frontend, settings), sock=client
@@ -652,6 +800,7 @@ class Worker:
     def _tls_failed(self, frontend: Frontend, task: asyncio.Task[object]) -> None:
         """A handshake failed or timed out: counted and logged (the first, then every 1000th)."""
         frontend.tls_failed += 1
+        frontend.stats.ssl_failed_handshake += 1
         if frontend.tls_failed % 1000 == 1:
             exc = None if task.cancelled() else task.exception()
             log.warning(
@@ -665,6 +814,10 @@ class Worker:
 
     def session_closed(self, session: TcpSession) -> None:
         self.sessions.discard(session)
+        if self.tcp_sticky:
+            tracking = self.tcp_sticky.pop(session, None)
+            if tracking is not None:
+                tracking.release_owned()
         self._slot_freed(session.frontend)
 
     def _slot_freed(self, frontend: Frontend) -> None:

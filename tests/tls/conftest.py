@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.peers import missing
+
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
@@ -23,6 +25,7 @@ class Certs:
     ca: Path  # the CA certificate, for clients
     a: Path  # a.test
     b: Path  # b.test, *.b.test
+    selfsigned: Path  # self.test, signed by itself (no CA verifies it)
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -44,10 +47,15 @@ def _server(d: Path, name: str, sans: str) -> Path:
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     if not Path(OPENSSL).exists():
-        pytest.skip("the openssl command is not installed")
+        missing("the openssl command is not installed")
     d = tmp_path_factory.mktemp("certs")
     _openssl("req", "-x509", *EC, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
              "-subj", "/CN=lb test CA", cwd=d)  # fmt: skip
     a = _server(d, "a", "DNS:a.test")
     b = _server(d, "b", "DNS:b.test,DNS:*.b.test")
-    return Certs(d, d / "ca.crt", a, b)
+    _openssl("req", "-x509", *EC, "-keyout", "self.key", "-out", "self.crt", "-days", "2",
+             "-subj", "/CN=self.test", "-addext", "subjectAltName=DNS:self.test",
+             cwd=d)  # fmt: skip
+    selfsigned = d / "self.pem"
+    selfsigned.write_text((d / "self.crt").read_text() + (d / "self.key").read_text())
+    return Certs(d, d / "ca.crt", a, b, selfsigned)

@@ -117,7 +117,6 @@ def test_option_errors(tmp_path: Path, certs: Certs, opts: str, fragment: str) -
 @pytest.mark.parametrize(
     ("opts", "mode", "what"),
     [
-        ("ssl crt {a}", "tcp", "ssl"),
         ("ssl crt {a} accept-proxy", "http", "ssl"),
         ("ssl crt {a} alpn h2,http/1.1", "http", "alpn h2"),
         ("ssl crt {a} ciphersuites TLS_AES_128_GCM_SHA256", "http", "ciphersuites"),
@@ -146,3 +145,120 @@ def test_lb_check_names_file_and_line(tmp_path: Path, certs: Certs) -> None:
     assert "[ALERT]" in result.stderr + result.stdout
     assert f"{cfg}:7" in result.stderr + result.stdout, result.stderr
     assert "/nonexistent/x.pem" in result.stderr + result.stdout
+
+
+# --------------------------------------------------------------------------- server … ssl
+
+SERVER_BODY = """\
+global
+{glob}
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+backend be
+    server s1 127.0.0.1:8443 {opts}
+"""
+
+
+def load_server(tmp_path: Path, opts: str, glob: str = "") -> LoadResult:
+    path = tmp_path / "lb.cfg"
+    path.write_text(SERVER_BODY.format(opts=opts, glob=f"    {glob}" if glob else ""))
+    return load_files([str(path)], environ={}, unsupported="error")
+
+
+def test_server_options_reach_the_model(tmp_path: Path, certs: Certs) -> None:
+    opts = (
+        f"ssl verify required ca-file {certs.ca} crt {certs.a} sni req.hdr(host),lower "
+        "alpn http/1.1 ciphers HIGH ssl-min-ver TLSv1.3 check check-sni a.test no-check-ssl"
+    )
+    result = load_server(tmp_path, opts)
+    assert result.config is not None, problems(result)
+    (server,) = next(p for p in result.config.proxies if p.name == "be").servers
+    assert (server.ssl, server.verify, server.ca_file, server.crt) == (
+        True, "required", str(certs.ca), str(certs.a),
+    )  # fmt: skip
+    assert (server.sni, server.alpn, server.ciphers, server.ssl_min_ver) == (
+        "req.hdr(host),lower", ["http/1.1"], "HIGH", "TLSv1.3",
+    )  # fmt: skip
+    assert (server.check_sni, server.check_ssl) == ("a.test", False)
+
+
+def test_ssl_server_verify_none_is_the_default_for_servers(tmp_path: Path) -> None:
+    result = load_server(tmp_path, "ssl", glob="ssl-server-verify none")
+    assert result.config is not None, problems(result)
+    (server,) = next(p for p in result.config.proxies if p.name == "be").servers
+    assert server.verify == "none"
+
+
+@pytest.mark.parametrize(
+    ("opts", "glob", "fragment"),
+    [
+        # HAProxy 2.6's own words for verify without a CA file
+        ("ssl", "", "verify is enabled by default but no CA file specified"),
+        ("ssl verify required", "ssl-server-verify none", "no CA file specified"),
+        ("ssl verify sometimes", "", "unknown verify method 'sometimes'"),
+        ("ssl verify none ca-file /nonexistent/ca.pem", "", "cannot load CA file"),
+        ("ssl verify none crt /nonexistent/c.pem", "", "cannot read certificate file"),
+        ("ssl verify none ciphers NOTACIPHER", "", "no usable cipher"),
+        ("ssl verify none ssl-min-ver TLSv1.0", "", "TLSv1.2 or TLSv1.3"),
+        ("ssl verify none sni req.hdr(host),nosuchconv", "", "unknown converter"),
+        ("ssl verify none sni str(", "", "invalid expression"),
+    ],
+)
+def test_server_errors_at_their_line(tmp_path: Path, opts: str, glob: str, fragment: str) -> None:
+    result = load_server(tmp_path, opts, glob)
+    assert result.config is None
+    assert any(d.source.line == 9 and fragment in d.message for d in result.alerts()), problems(
+        result
+    )
+
+
+@pytest.mark.parametrize(
+    ("opts", "what"),
+    [
+        ("ssl verify none sni src", "sni src"),
+        ("ssl verify none alpn h2", "alpn h2"),
+        ("ssl verify none verifyhost a.test", "verifyhost"),
+        ("ssl verify none ssl-max-ver TLSv1.2", "ssl-max-ver"),
+    ],
+)
+def test_server_not_supported_yet(tmp_path: Path, opts: str, what: str) -> None:
+    result = load_server(tmp_path, opts)
+    hits = [
+        d.source.line
+        for d in result.diagnostics
+        if d.message.startswith(f"'{what}' is not supported yet")
+    ]
+    assert hits == [9], problems(result)
+
+
+def test_lb_check_refuses_verify_without_ca_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "lb.cfg"
+    cfg.write_text(SERVER_BODY.format(opts="ssl", glob=""))
+    result = run_lb("-c", "-f", str(cfg))
+    assert result.returncode != 0
+    out = result.stderr + result.stdout
+    assert f"{cfg}:9" in out and "'server be/s1' : verify is enabled by default" in out, out
+
+
+@pytest.mark.parametrize(
+    ("opts", "uses_tls"),
+    [
+        ("ssl verify none check", True),  # HAProxy: checks follow the server's ssl
+        ("ssl verify none check port 9000", False),  # … unless they go elsewhere
+        ("ssl verify none check addr 127.0.0.2", False),
+        ("ssl verify none check port 9000 check-ssl", True),
+        ("ssl verify none check no-check-ssl", False),
+        ("check check-ssl verify none", True),  # TLS checks of a plain-traffic server
+        ("check", False),
+    ],
+)
+def test_check_ssl_follows_haproxy(tmp_path: Path, opts: str, uses_tls: bool) -> None:
+    from lb.master.health.spec import check_tls
+
+    result = load_server(tmp_path, opts)
+    assert result.config is not None, problems(result)
+    (server,) = next(p for p in result.config.proxies if p.name == "be").servers
+    assert (check_tls(server) is not None) == uses_tls

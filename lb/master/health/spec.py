@@ -30,8 +30,21 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckTls:
+    """check-ssl: the check's connection runs TLS with the server's settings."""
+
+    verify: bool  # verify required: the chain against ca_file (and the names, with an SNI)
+    ca_file: str = ""
+    crt: str = ""
+    ciphers: str = ""
+    min_version: str = ""
+    sni: str = ""  # check-sni ("" = none)
+
+
+@dataclass(frozen=True, slots=True)
 class TcpProbe:
     target: Target
+    tls: CheckTls | None = None  # passes once the handshake is done (L6OK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,8 @@ class HttpProbe:
     no_body: bool = False  # a HEAD request: the answer ends with its head
     expects: tuple[HttpCheckExpect, ...] = ()  # HAProxy's rules (when url is None)
     url: KeepalivedUrl | None = None  # keepalived's HTTP_GET url block
+    tls: CheckTls | None = None  # HTTPS
+    preamble: bytes = b""  # sent in clear before the handshake (a PROXY header, with tls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +149,8 @@ def haproxy_check(proxy: Proxy, server: Server, service: Target) -> CheckSpec | 
         family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     target = Target(family, host, server.check_port or service.port)
     probe: Probe
+    tls = check_tls(server)
+    preamble = b""
     hc = proxy.http_check
     if hc.enabled:
         request = haproxy_request(hc)
@@ -144,15 +161,20 @@ def haproxy_check(proxy: Proxy, server: Server, service: Target) -> CheckSpec | 
             header = (
                 build_v2(None, None, local=True) if server.send_proxy_v2 else build_v1(None, None)
             )
-            request = header + request
+            if tls is None:
+                request = header + request
+            else:
+                preamble = header
         probe = HttpProbe(
             target,
             request,
             no_body=hc.method.upper() == "HEAD",
             expects=tuple(hc.expects),
+            tls=tls,
+            preamble=preamble,
         )
     else:
-        probe = TcpProbe(target)
+        probe = TcpProbe(target, tls)
     timing = Timing(
         inter=server.inter,
         fastinter=server.fastinter,
@@ -161,3 +183,21 @@ def haproxy_check(proxy: Proxy, server: Server, service: Target) -> CheckSpec | 
         timeout_check=proxy.timeouts.check,
     )
     return CheckSpec((probe,), timing, rise=server.rise, fall=server.fall)
+
+
+def check_tls(server: Server) -> CheckTls | None:
+    """HAProxy: checks of an ``ssl`` server use TLS unless 'port' or 'addr' sends them
+    elsewhere; ``check-ssl`` forces it, ``no-check-ssl`` prevents it."""
+    use = server.check_ssl
+    if use is None:
+        use = server.ssl and server.check_port is None and server.check_addr is None
+    if not use:
+        return None
+    return CheckTls(
+        verify=server.verify == "required",
+        ca_file=server.ca_file,
+        crt=server.crt,
+        ciphers=server.ciphers,
+        min_version=server.ssl_min_ver,
+        sni=server.check_sni,
+    )

@@ -24,6 +24,13 @@ import httptools
 from lb.acl import Answer, HttpTxn
 from lb.balance import PickKey
 from lb.stats.http import handle_prometheus_request, handle_stats_request, stats_match
+from lb.sticktable.track import Tracking
+from lb.worker.http.compression import (
+    CompressionPolicy,
+    Compressor,
+    compressed_headers,
+    without_accept_encoding,
+)
 from lb.worker.http.head import (
     BadMessage,
     Framing,
@@ -39,6 +46,7 @@ from lb.worker.http.logging import http_record
 from lb.worker.http.upstream import UpstreamConnection
 from lb.worker.proxy_protocol import ProxyHeaderError, build, parse
 from lb.worker.tls import sni_of
+from lb.worker.tls_client import TLS_CONNECT_TIMEOUT, open_tls_connection
 
 if TYPE_CHECKING:
     from lb.stats.counters import ObjectCounters
@@ -71,6 +79,7 @@ class Request:
         "body",
         "buffered",
         "bytes_in",
+        "comp_algo",
         "complete",
         "forwarding",
         "head",
@@ -118,6 +127,8 @@ class Request:
         self.persisted = b""  # the server cookie value the client's cookie named, if valid
         self.routed = False  # handed to a backend (its counters count the request)
         self.srv_stats: ObjectCounters | None = None  # the counters of its server
+        # compression: the algorithm chosen when first sent ("" none; None not chosen yet)
+        self.comp_algo: str | None = None
 
 
 class HttpSession(asyncio.Protocol):
@@ -130,6 +141,7 @@ class HttpSession(asyncio.Protocol):
         "client_paused",
         "client_port",
         "closed",
+        "comp",
         "current",
         "deadline",
         "early_tunnel",
@@ -151,6 +163,7 @@ class HttpSession(asyncio.Protocol):
         "retries_left",
         "settings",
         "stats_wait",
+        "sticky",
         "stopping",
         "t_accept",
         "t_idle_from",
@@ -189,6 +202,7 @@ class HttpSession(asyncio.Protocol):
         self.resp: Head | None = None
         self.resp_framing = Framing.NONE
         self.resp_trailers: list[bytes] = []
+        self.comp: Compressor | None = None  # compressing the current response
         # bytes for the client gathered while one server read is parsed: one write per read
         self.out: list[bytes] = []
         self.own: UpstreamConnection | None = None  # http-reuse never: this client's connection
@@ -202,6 +216,7 @@ class HttpSession(asyncio.Protocol):
         self.client_paused = False
         self.upstream_paused = False
         self.stopping = False
+        self.sticky: Tracking | None = None  # what tcp-request connection rules track
         self.stats_wait = False  # a stats page POST waits for its body
         self.closed = False
         self.phase = WAIT_REQUEST
@@ -292,6 +307,8 @@ class HttpSession(asyncio.Protocol):
         self.phase = CLOSED
         self.worker.http_sessions.discard(self)
         self._drop_upstream()
+        if self.sticky is not None or self.worker.stick_tables:
+            self._end_tracking()
         self.worker.session_closed(self)
 
     def pause_writing(self) -> None:
@@ -398,6 +415,8 @@ class HttpSession(asyncio.Protocol):
             return
         req = self.current = self.queue[0]
         self.frontend.stats.req_tot += 1
+        if self.sticky is not None:
+            self.sticky.request_started()  # sticky counters tracked by the connection
         chosen = None
         if self.frontend.rules is not None:
             routed = self._route(req)
@@ -425,6 +444,8 @@ class HttpSession(asyncio.Protocol):
             chosen = self._persistent_server(req, settings)
             if chosen is QUEUED:
                 return  # waiting for its server: _dequeued_persistent goes on
+        if chosen is None and self.worker.stick_rules:
+            chosen = self._stick_match(req, backend)
         if chosen is not None:
             self._use_server(chosen)
             return
@@ -575,7 +596,47 @@ class HttpSession(asyncio.Protocol):
         if self.tls_sni is not None:
             txn.ssl_fc = True
             txn.ssl_fc_sni = self.tls_sni.encode() if self.tls_sni else None
+        if self.sticky is not None:
+            txn.sc = Tracking(self.sticky)  # the connection's sticky counters, then its own
         return txn
+
+    # ------------------------------------------------------------------ stick tables
+
+    def _end_tracking(self) -> None:
+        """The connection is gone: what it and its unanswered requests tracked ends."""
+        for req in (self.current, self._parsing, *self.queue):
+            if req is not None and req.txn is not None and req.txn.sc is not None:
+                req.txn.sc.release_owned()
+        if self.sticky is not None:
+            self.sticky.release_owned()
+            self.sticky = None
+
+    def _stick_match(self, req: Request, backend: Backend) -> ServerTarget | None:
+        """``stick on`` / ``stick match``: the server stored for this request's key."""
+        stick = self.worker.stick_rules.get(self.settings.backend_name)
+        if stick is None or not stick.matchers:
+            return None
+        txn = req.txn
+        if txn is None:
+            txn = req.txn = self._txn(req)
+        sid = stick.match(txn, self.worker)
+        if sid is None:
+            return None
+        for target in backend.servers:
+            if target.id == sid:
+                return target if backend.acquire(target) else None
+        return None
+
+    def _stick_store(self, target: ServerTarget) -> None:
+        """``stick on`` / ``stick store-request``: remember the server for the key."""
+        stick = self.worker.stick_rules.get(self.settings.backend_name)
+        req = self.current
+        if stick is None or not stick.storers or req is None:
+            return
+        txn = req.txn
+        if txn is None:
+            txn = req.txn = self._txn(req)
+        stick.store(txn, self.worker, target.id)
 
     def _answer(self, req: Request, answer: Answer) -> None:
         """A rule answered (deny, redirect, return, auth…): send it; the server sees nothing."""
@@ -590,6 +651,8 @@ class HttpSession(asyncio.Protocol):
                 self.settings.be_stats.dreq += 1
         else:  # redirect, return: answered by lb itself
             fe.intercepted += 1
+            if req.txn is not None and req.txn.sc is not None:
+                req.txn.sc.not_error = True  # (not an http_err for the stick tables)
         if answer.tarpit:
             self._arm(CONNECT, 0.0)  # no other timeout while the client is held
             delay = self.settings.tarpit_timeout
@@ -657,6 +720,8 @@ class HttpSession(asyncio.Protocol):
 
     def _use_server(self, target: ServerTarget) -> None:
         self.target = target
+        if self.worker.stick_rules:
+            self._stick_store(target)
         req = self.current
         assert req is not None
         if req.server_name != target.name:  # (a retry on the same server is not counted)
@@ -665,7 +730,13 @@ class HttpSession(asyncio.Protocol):
             srv.req_tot += 1
         req.server_name = target.name
         req.t_conn = self.loop.time()
-        pool = self.worker.server_pool(target)
+        tls = target.tls
+        sni = ""
+        if tls is not None and tls.sni is not None:  # server … ssl sni EXPR: per request
+            # evaluated on the request as the rules left it, when rules ran
+            txn = req.txn if req.txn is not None else self._txn(req)
+            sni = tls.server_name(txn, self.worker.rules_runtime)
+        pool = self.worker.server_pool(target, sni)
         reuse = self.settings.reuse
         conn = None
         # send-proxy: the header names this client, so the connection is private to this
@@ -691,13 +762,22 @@ class HttpSession(asyncio.Protocol):
         srv.connect += 1
         self._arm(CONNECT, self.settings.connect_timeout)
         header = self._proxy_header(target.send_proxy) if target.send_proxy else b""
-        task = self.loop.create_task(
-            self.loop.create_connection(
+        if tls is None:
+            connecting = self.loop.create_connection(
                 lambda: UpstreamConnection(pool, bool(private), header),
                 target.address[0],
                 target.address[1],
             )
-        )
+        else:  # the PROXY header, if any, goes before the handshake
+            connecting = open_tls_connection(
+                self.loop,
+                lambda: UpstreamConnection(pool, bool(private)),
+                target,
+                sni,
+                header,
+                self.settings.connect_timeout or TLS_CONNECT_TIMEOUT,
+            )
+        task = self.loop.create_task(connecting)
         task.add_done_callback(self._connected)
 
     def _proxy_header(self, version: int) -> bytes:
@@ -766,6 +846,11 @@ class HttpSession(asyncio.Protocol):
         conn.session = self
         conn.requests += 1
         head = req.head
+        policy = self.settings.compression
+        if policy is not None and req.comp_algo is None:
+            req.comp_algo = policy.choose(head.kept)
+            if req.comp_algo and policy.offload:  # the server must answer uncompressed
+                head.kept = without_accept_encoding(head.kept)
         extra = []
         ff = self.settings.forwardfor
         if ff is not None:
@@ -814,6 +899,8 @@ class HttpSession(asyncio.Protocol):
         except (httptools.HttpParserError, BadMessage):
             self.out.clear()
             self._bad_response(conn)
+        if self.comp is not None:
+            self._compressed(final=False)  # a flush point per server read
         self.flush()
 
     def flush(self) -> None:
@@ -863,6 +950,8 @@ class HttpSession(asyncio.Protocol):
             if rewritten is not resp.kept:
                 resp.kept = rewritten
         has_body = response_has_body(status, req.head.method)
+        if req.comp_algo and has_body and settings.compression is not None:
+            self._start_compression(req, resp, settings.compression)
         keep = (
             req.head.keep_alive
             and self.keep_client
@@ -874,6 +963,9 @@ class HttpSession(asyncio.Protocol):
             framing = Framing.NONE
             if resp.framing == Framing.LENGTH and req.head.method == b"HEAD":
                 tail.append(b"content-length: %d\r\n" % resp.content_length)
+        elif self.comp is not None:  # compressed: its length is known at the end only
+            framing = Framing.CHUNKED
+            tail.append(b"transfer-encoding: chunked\r\n")
         elif resp.framing == Framing.LENGTH:
             framing = Framing.LENGTH
             tail.append(b"content-length: %d\r\n" % resp.content_length)
@@ -934,9 +1026,51 @@ class HttpSession(asyncio.Protocol):
         self._release_slot()
         self._answer_now(req, answer, "PH")
 
+    def _start_compression(self, req: Request, resp: Head, policy: CompressionPolicy) -> None:
+        framing = resp.framing
+        framed = framing == Framing.LENGTH or framing == Framing.CHUNKED
+        length = resp.content_length if framing == Framing.LENGTH else None
+        head = req.head
+        algo = req.comp_algo
+        assert algo
+        if policy.compressible(
+            head.method, head.version, resp.status, resp.version, framed, length, resp.kept
+        ):
+            self.comp = Compressor(algo)
+            resp.kept = compressed_headers(resp.kept, algo)
+
+    def _compressed(self, final: bool) -> None:
+        """What the compressor gives for this server read (or the end), as one chunk."""
+        comp = self.comp
+        assert comp is not None
+        if final:
+            data = comp.finish()
+            self.comp = None
+        else:
+            data = comp.drain()
+        fed, comp.fed = comp.fed, 0
+        fe, be = self.frontend.stats, self.settings.be_stats
+        if comp.identity:  # HAProxy counts identity's bytes as bypassing the compressor
+            fe.comp_byp += fed
+            be.comp_byp += fed
+        else:
+            fe.comp_in += fed
+            be.comp_in += fed
+            fe.comp_out += len(data)
+            be.comp_out += len(data)
+        if final:
+            fe.comp_rsp += 1
+            be.comp_rsp += 1
+        if data:
+            self.out.append(b"%x\r\n%s\r\n" % (len(data), data))
+
     def response_body(self, body: bytes) -> None:
         transport = self.transport
         if transport is None or self.resp is None:
+            return
+        comp = self.comp
+        if comp is not None:
+            comp.feed(body)  # written at the end of the server read (_compressed)
             return
         if self.resp_framing == Framing.CHUNKED:
             self.out.append(b"%x\r\n%s\r\n" % (len(body), body))
@@ -951,6 +1085,8 @@ class HttpSession(asyncio.Protocol):
             return  # a 1xx ended, a HEAD already finished, or a 101 became a tunnel
         resp = self.resp
         if self.resp_framing == Framing.CHUNKED:
+            if self.comp is not None:
+                self._compressed(final=True)
             self.out.append(b"0\r\n" + b"".join(self.resp_trailers) + b"\r\n")
         self.resp_trailers.clear()
         self._finish_exchange(conn, server_reusable=resp.keep_alive)
@@ -1117,6 +1253,13 @@ class HttpSession(asyncio.Protocol):
             if req.logged:
                 return
             req.logged = True
+            txn = req.txn
+            if txn is not None and txn.sc is not None:
+                txn.sc.request_done(status)  # sticky counters: errors, request tracking ends
+            elif self.sticky is not None:
+                self.sticky.count_error(status)
+        elif self.sticky is not None:
+            self.sticky.count_error(status)
         self._account(req, status, termination)
         logger = self.frontend.logger
         if logger is not None:

@@ -9,6 +9,7 @@ from lb.acl import HttpTxn, ProxyRules, Runtime
 from lb.config.model import Global, Proxy
 from lb.stats.counters import ObjectCounters
 from lb.worker.backends import Backend, ServerTarget
+from lb.worker.http.compression import CompressionPolicy
 from lb.worker.http.errors import ErrorResponses
 from lb.worker.http.head import ForwardFor
 from lb.worker.http.persistence import CookieRules
@@ -28,6 +29,7 @@ class HttpSettings:
         "be_stats",
         "bufsize",
         "client_timeout",
+        "compression",
         "connect_timeout",
         "connection_mode",
         "cookie",
@@ -103,6 +105,8 @@ class HttpSettings:
             backend_proxy.http.forwardfor if backend_proxy is not None else None
         )
         self.forwardfor = ForwardFor(ff.header, ff.except_net, ff.if_none) if ff else None
+        # compression algo/type/offload (None: never compress, one check per request)
+        self.compression = CompressionPolicy.build(frontend, backend_proxy)
         self.errors = ErrorResponses(errorfiles)
         # HAProxy: timeout tarpit defaults to timeout connect
         tarpit = bt.tarpit if bt.tarpit is not None else ft.tarpit

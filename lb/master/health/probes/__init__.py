@@ -22,7 +22,7 @@ async def run_check(spec: CheckSpec) -> CheckResult:
     total = 0
     for probe in spec.probes:
         if isinstance(probe, TcpProbe):
-            result = await tcp_probe(probe.target, connect_timeout)
+            result = await tcp_probe(probe.target, connect_timeout, probe.tls)
         elif isinstance(probe, HttpProbe):
             result = await http_probe(probe, connect_timeout, read_timeout)
         elif isinstance(probe, IcmpProbe):

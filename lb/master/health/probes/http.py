@@ -8,6 +8,8 @@ by the read timeout (L7TOUT). An answer that is not HTTP is L7RSP; the verdict
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
 
 from lb.master.health.httpcheck import (
     MAX_DIGEST_BODY,
@@ -35,19 +37,39 @@ async def http_probe(
     if isinstance(outcome, CheckResult):
         return CheckResult(outcome.status, 0, elapsed_ms(start, loop.time()), outcome.info)
     sock = outcome
+    streams = None
+    if probe.tls is not None:  # check-ssl: HTTPS (a PROXY header goes before the handshake)
+        from lb.master.health.probes import tls as tlsprobe
+
+        try:
+            if probe.preamble:
+                await loop.sock_sendall(sock, probe.preamble)
+        except OSError as exc:
+            sock.close()
+            info = exc.strerror or str(exc)
+            return CheckResult(CheckStatus.L4CON, 0, elapsed_ms(start, loop.time()), info)
+        left = max(0.001, connect_timeout - (loop.time() - start))
+        opened = await tlsprobe.handshake(sock, probe.tls, left)
+        if isinstance(opened, CheckResult):
+            return CheckResult(opened.status, 0, elapsed_ms(start, loop.time()), opened.info)
+        streams = opened
     if read_timeout is None:
         read_timeout = max(0.001, connect_timeout - (loop.time() - start))
     try:
-        response = await asyncio.wait_for(_exchange(sock, probe), read_timeout)
+        exchange = _exchange(sock, probe) if streams is None else _exchange_tls(streams, probe)
+        response = await asyncio.wait_for(exchange, read_timeout)
     except TimeoutError:
         return CheckResult(CheckStatus.L7TOUT, 0, elapsed_ms(start, loop.time()), "timeout")
     except BadResponse as exc:
         return CheckResult(CheckStatus.L7RSP, 0, elapsed_ms(start, loop.time()), str(exc))
-    except OSError as exc:
-        info = exc.strerror or str(exc)
+    except (OSError, ssl.SSLError) as exc:
+        info = getattr(exc, "strerror", None) or str(exc)
         return CheckResult(CheckStatus.L7RSP, 0, elapsed_ms(start, loop.time()), info)
     finally:
-        sock.close()
+        if streams is None:
+            sock.close()
+        else:
+            streams[1].transport.abort()  # a check's answer is read: no close_notify wait
     duration = elapsed_ms(start, loop.time())
     if probe.url is not None:
         verdict = keepalived_verdict(response, probe.url)
@@ -60,11 +82,24 @@ async def http_probe(
 async def _exchange(sock: object, probe: HttpProbe) -> Response:
     loop = asyncio.get_running_loop()
     await loop.sock_sendall(sock, probe.request)  # type: ignore[arg-type]
+    return await _read_response(lambda: loop.sock_recv(sock, 65536), probe)  # type: ignore[arg-type]
+
+
+async def _exchange_tls(
+    streams: tuple[asyncio.StreamReader, asyncio.StreamWriter], probe: HttpProbe
+) -> Response:
+    reader, writer = streams
+    writer.write(probe.request)
+    await writer.drain()
+    return await _read_response(lambda: reader.read(65536), probe)
+
+
+async def _read_response(recv: Callable[[], Awaitable[bytes]], probe: HttpProbe) -> Response:
     # keepalived's digest needs the whole body; HAProxy looks at one buffer.
     limit = MAX_DIGEST_BODY if probe.url is not None else MAX_RESPONSE
     data = bytearray()
     while True:
-        chunk = await loop.sock_recv(sock, 65536)  # type: ignore[arg-type]
+        chunk = await recv()
         eof = not chunk
         data += chunk
         full = len(data) >= limit

@@ -8,7 +8,7 @@ import os
 import socket
 
 from lb.master.health.probes.result import CheckResult, elapsed_ms
-from lb.master.health.spec import Target
+from lb.master.health.spec import CheckTls, Target
 from lb.stats.server_state import CheckStatus
 
 
@@ -32,12 +32,24 @@ async def connect(target: Target, timeout: float) -> socket.socket | CheckResult
     return sock
 
 
-async def tcp_probe(target: Target, connect_timeout: float) -> CheckResult:
+async def tcp_probe(
+    target: Target, connect_timeout: float, tls: CheckTls | None = None
+) -> CheckResult:
+    """With ``tls`` (check-ssl) the check passes once the handshake is done (L6OK)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     outcome = await connect(target, connect_timeout)
-    duration = elapsed_ms(start, loop.time())
     if isinstance(outcome, CheckResult):
-        return CheckResult(outcome.status, 0, duration, outcome.info)
-    outcome.close()
-    return CheckResult(CheckStatus.L4OK, 0, duration)
+        return CheckResult(outcome.status, 0, elapsed_ms(start, loop.time()), outcome.info)
+    if tls is None:
+        outcome.close()
+        return CheckResult(CheckStatus.L4OK, 0, elapsed_ms(start, loop.time()))
+    from lb.master.health.probes import tls as tlsprobe  # (ssl only when a check uses it)
+
+    left = max(0.001, connect_timeout - (loop.time() - start))
+    streams = await tlsprobe.handshake(outcome, tls, left)
+    duration = elapsed_ms(start, loop.time())
+    if isinstance(streams, CheckResult):
+        return CheckResult(streams.status, 0, duration, streams.info)
+    await tlsprobe.close(streams)
+    return CheckResult(CheckStatus.L6OK, 0, duration)
