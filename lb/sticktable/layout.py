@@ -61,26 +61,22 @@ DATA_ORDER: tuple[str, ...] = (
     "gpc_rate",
 )
 RATES = frozenset(n for n in DATA_ORDER if n.endswith("_rate"))
-# What lb counts; the others are valid HAProxy that lb does not do yet.
-SUPPORTED_DATA = frozenset(
+# Valid HAProxy that lb does not count yet; lb counts all the others.
+NOT_YET_DATA = frozenset(
     [
-        "server_id",
-        "gpt0",
-        "gpc0",
-        "gpc0_rate",
-        "gpc1",
-        "gpc1_rate",
-        "conn_cnt",
-        "conn_rate",
-        "conn_cur",
-        "sess_cnt",
-        "sess_rate",
-        "http_req_cnt",
-        "http_req_rate",
-        "http_err_cnt",
-        "http_err_rate",
+        "bytes_in_cnt",
+        "bytes_in_rate",
+        "bytes_out_cnt",
+        "bytes_out_rate",
+        "server_key",
+        "http_fail_cnt",
+        "http_fail_rate",
+        "gpt",
+        "gpc",
+        "gpc_rate",
     ]
 )
+SUPPORTED_DATA = frozenset(DATA_ORDER) - NOT_YET_DATA
 
 KEY_TYPES = ("ip", "ipv6", "integer", "string")
 KEY_TYPES_NOT_YET = ("binary",)

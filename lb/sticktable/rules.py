@@ -10,7 +10,7 @@ and the configuration check that reports their mistakes at file:line (``lb -c``)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from lb.acl import compile_condition_of
 from lb.acl.condition import split_condition
@@ -25,7 +25,8 @@ from lb.config.model import Config, Proxy, RuleLine, Source, StickRule, StickSto
 from lb.config.model import StickTable as StickTableSpec
 from lb.sticktable.actions import STICK_ACTIONS
 from lb.sticktable.fetches import own_table, table_named
-from lb.sticktable.table import now_ms
+from lb.sticktable.keys import Key
+from lb.sticktable.table import StickTable, now_ms
 
 Test = Callable[[HttpTxn, Runtime], bool]
 KeySample = Callable[[HttpTxn, Runtime], Value | None]
@@ -63,16 +64,7 @@ class StickRules:
     def match(self, txn: HttpTxn, rt: Runtime) -> int | None:
         """The server id stored for this request's key, if any rule finds one."""
         now = now_ms()
-        for cond, key_sample, name in self.matchers:
-            if cond is not None and not cond(txn, rt):
-                continue
-            v = key_sample(txn, rt)
-            if v is None:
-                continue
-            table = rt.stick_tables[name]
-            key = table.key_of(v)
-            if key is None:
-                continue
+        for table, key in _keys(self.matchers, txn, rt):
             base = table.find(key[0], now)
             if base >= 0:
                 sid = table.load(base, "server_id", now)
@@ -83,19 +75,26 @@ class StickRules:
 
     def store(self, txn: HttpTxn, rt: Runtime, server_id: int) -> None:
         now = now_ms()
-        for cond, key_sample, name in self.storers:
-            if cond is not None and not cond(txn, rt):
-                continue
-            v = key_sample(txn, rt)
-            if v is None:
-                continue
-            table = rt.stick_tables[name]
-            key = table.key_of(v)
-            if key is None:
-                continue
+        for table, key in _keys(self.storers, txn, rt):
             base = table.get(key, now)
             if base >= 0:
                 table.store(base, "server_id", server_id)
+
+
+def _keys(
+    rules: tuple[tuple[Test | None, KeySample, str], ...], txn: HttpTxn, rt: Runtime
+) -> Iterator[tuple[StickTable, Key]]:
+    """(table, key) of each rule whose condition holds and whose sample makes a key."""
+    for cond, key_sample, name in rules:
+        if cond is not None and not cond(txn, rt):
+            continue
+        v = key_sample(txn, rt)
+        if v is None:
+            continue
+        table = rt.stick_tables[name]
+        key = table.key_of(v)
+        if key is not None:
+            yield table, key
 
 
 # --------------------------------------------------------------------------- compiling
