@@ -20,12 +20,19 @@ from lb import RELEASE_DATE, __version__, log
 from lb.config.model import Config, StatsSocket
 from lb.stats.runtime import StatsCommands, stats_info_fields
 from lb.stats.shm import GaugeNames
+from lb.sticktable.show import TABLE_COMMANDS
 
 if TYPE_CHECKING:
     from lb.master.arbiter import Arbiter
     from lb.master.workers import WorkerProcess
 
 LEVELS = {"user": 0, "operator": 1, "admin": 2}
+TABLE_LEVEL = "operator"  # stick tables: read, set and cleared from operator level on
+TABLE_HELP = (
+    ("show table [NAME [key K|data.X OP V]]", "the stick tables, or one table's entries"),
+    ("set table NAME key K data.X V ...", "create or update an entry of a stick table"),
+    ("clear table NAME [key K|data.X OP V]", "remove entries from a stick table"),
+)
 
 
 def format_uptime(seconds: float) -> str:
@@ -128,11 +135,15 @@ class RuntimeApi:
 
     async def execute(self, command: str, level: int = 2) -> str:
         words = command.split()
-        if words[1:2] == ["table"] and words[0] in ("show", "clear", "set") and level >= 1:
-            from lb.sticktable.show import TABLE_COMMANDS
-
-            tables = self.arbiter.tables.of(self.arbiter.current.config)
-            return TABLE_COMMANDS[words[0]](tables, words[2:])
+        if words[1:2] == ["table"] and words[0] in TABLE_COMMANDS:  # commands with arguments
+            if level < LEVELS[TABLE_LEVEL]:
+                return f"Unknown command: '{command}'\n\n" + await self.cmd_help(level)
+            try:
+                tables = self.arbiter.tables.of(self.arbiter.current.config)
+                return TABLE_COMMANDS[words[0]](tables, words[2:])
+            except Exception as exc:  # a bug must not take the master down with it
+                log.alert(f"runtime API command '{command}' failed: {exc!r}")
+                return f"Internal error while running '{command}': {exc}\n\n"
         entry = self.commands.get(command)
         if entry is None:
             found = self.stats_commands.find(command)
@@ -159,6 +170,9 @@ class RuntimeApi:
                 lines.append(f"  {name:<35}: {text}")
         for name, minimum, text in self.stats_commands.help_lines():
             if LEVELS[minimum] <= level:
+                lines.append(f"  {name:<35}: {text}")
+        if LEVELS[TABLE_LEVEL] <= level:
+            for name, text in TABLE_HELP:
                 lines.append(f"  {name:<35}: {text}")
         return "\n".join(lines) + "\n\n"
 

@@ -168,6 +168,7 @@ def test_reload_keeps_the_table(
     lb.reload()
     assert lb.api("show table").startswith("# table: fe, type: ip, size:51200, used:0\n")
     assert lb.api("show table nope") == "No such table\n\n"
+    assert "clear table NAME" in lb.api("help")  # the table commands are listed
 
 
 @pytest.mark.parametrize("proxy", ["lb", "haproxy"])
