@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lb.balance.dynamic_rr import RoundRobin
 from lb.balance.first import FirstAvailable
 from lb.balance.hashed import HashBalancer
-from lb.balance.hashes import HASH_FUNCTIONS, make_hasher
+from lb.balance.hashes import HASH_FUNCTIONS, HashFunction, fold_address, make_hasher
 from lb.balance.keys import (
     KeyOf,
     destination_key,
@@ -106,9 +106,11 @@ def _uri_key(args: Sequence[str]) -> KeyOf:
     return uri_key(length=length, depth=depth, whole=whole, path_only=path_only)
 
 
-def _hashed(key_of: KeyOf, hash_type: Sequence[str]) -> AlgorithmFactory:
+def _hashed(
+    key_of: KeyOf, hash_type: Sequence[str], base: HashFunction | None = None
+) -> AlgorithmFactory:
     kind = parse_hash_type(hash_type)
-    hasher = make_hasher(kind.function, kind.avalanche)
+    hasher = make_hasher(kind.function, kind.avalanche, base=base)
     return lambda servers: HashBalancer(
         servers, key_of=key_of, hasher=hasher, consistent=kind.consistent
     )
@@ -166,9 +168,15 @@ def make_balancer(
         _no_args(name, args)
         factory = LocalityLeastConn
         spec = KeySpec("destination")
-    elif name in ("source", "destination"):
+    elif name == "source":
         _no_args(name, args)
-        factory = _hashed(source_key if name == "source" else destination_key, hash_type)
+        # HAProxy folds the address into 32 bits and never runs the hash-type function
+        # on it (only avalanche, when configured): same client, same server as HAProxy.
+        factory = _hashed(source_key, hash_type, base=fold_address)
+        spec = KeySpec(name)
+    elif name == "destination":
+        _no_args(name, args)
+        factory = _hashed(destination_key, hash_type)
         spec = KeySpec(name)
     elif name == "uri":
         factory = _hashed(_uri_key(args), hash_type)

@@ -55,6 +55,23 @@ def crc32(data: bytes) -> int:
     return zlib.crc32(data)
 
 
+def fold_address(data: bytes) -> int:
+    """HAProxy's ``balance source`` hash: the address's 32-bit words XORed together.
+
+    Each 4-byte word is read in network order, so an IPv4 address hashes to its
+    own value (10.0.0.1 → 0x0A000001) and an IPv6 one to the XOR of its four
+    words; an IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) thus hashes to
+    ``0xFFFF ^ a.b.c.d``, not like the plain IPv4 address, as in HAProxy.
+    No ``hash-type`` function is applied; only ``avalanche``, when asked.
+    """
+    if len(data) == 4:
+        return int.from_bytes(data, "big")
+    folded = 0
+    for start in range(0, len(data) - 3, 4):  # a trailing partial word is ignored, as there
+        folded ^= int.from_bytes(data[start : start + 4], "big")
+    return folded
+
+
 def avalanche(a: int) -> int:
     """Spread a 32-bit hash so that close inputs land far apart on the ring."""
     a = (a + 0x7ED55D16 + (a << 12)) & MASK32
@@ -74,13 +91,21 @@ HASH_FUNCTIONS: dict[str, HashFunction] = {
 }
 
 
-def make_hasher(function: str, with_avalanche: bool) -> HashFunction:
-    """The hash of ``hash-type … <function> [avalanche]``; ValueError for an unknown one."""
+def make_hasher(
+    function: str, with_avalanche: bool, *, base: HashFunction | None = None
+) -> HashFunction:
+    """The hash of ``hash-type … <function> [avalanche]``; ValueError for an unknown one.
+
+    ``base`` replaces the function (still checked) for keys HAProxy does not hash with
+    it: ``balance source`` passes ``fold_address``.
+    """
     try:
-        base = HASH_FUNCTIONS[function]
+        named = HASH_FUNCTIONS[function]
     except KeyError:
         known = ", ".join(HASH_FUNCTIONS)
         raise ValueError(f"unknown hash function '{function}' (known: {known})") from None
+    if base is None:
+        base = named
     if not with_avalanche:
         return base
 

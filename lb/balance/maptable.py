@@ -10,10 +10,53 @@ in every worker and after every rebuild.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from lb.balance.interleave import weighted_order
 from lb.balance.view import ServerView, selectable
+
+WEIGHT_SCALE = 16  # HAProxy's effective weight: the configured weight (over the gcd) times 16
+_MAP_WORK = 400_000  # servers x table length above which the O(n·L) build is too slow (~0.1 s)
+
+
+def haproxy_map(weights: Sequence[int]) -> list[int]:
+    """HAProxy's map-based table over ``weights`` (positions in server order), or [] if too big.
+
+    Each weight is divided by the gcd and scaled by WEIGHT_SCALE; the table has one entry
+    per unit of the total. For each entry every server adds its weight to its score and the
+    first one whose ``(score + total) // total`` is highest takes the entry, paying the
+    total back. Same table, so ``hash % total`` picks the same server as HAProxy. Beyond
+    ``_MAP_WORK`` (e.g. 100 servers of unequal weights) it returns [] and the caller uses
+    the O(L log L) ``weighted_order``, which spreads as evenly but in another order. With
+    equal weights it returns [] too: there HAProxy's table is 0..n-1 repeated, so
+    ``hash % n`` over weighted_order's 0..n-1 picks the same server.
+    """
+    positive = [w for w in weights if w > 0]
+    if not positive:
+        return []
+    divisor = math.gcd(*positive)
+    if len(set(positive)) == 1:
+        return []  # equal weights: weighted_order's 0..n-1 gives HAProxy's pick for any hash
+    scaled = [max(w, 0) // divisor * WEIGHT_SCALE for w in weights]
+    total = sum(scaled)
+    if total * len(scaled) > _MAP_WORK:
+        return []
+    scores = [0] * len(scaled)
+    table: list[int] = []
+    candidates = [i for i, w in enumerate(scaled) if w > 0]
+    for _ in range(total):
+        best = -1
+        best_value = -1
+        for i in candidates:
+            scores[i] += scaled[i]
+            value = (scores[i] + total) // total
+            if value > best_value:
+                best_value = value
+                best = i
+        scores[best] -= total
+        table.append(best)
+    return table
 
 
 class MapTable:
@@ -33,7 +76,8 @@ class MapTable:
         if members == self._members:
             return
         self._members = members
-        order = weighted_order([weight for _, weight in members])
+        weights = [weight for _, weight in members]
+        order = haproxy_map(weights) or weighted_order(weights)
         self._table = [members[p][0] for p in order]
 
     def lookup(self, hash32: int, exclude: int | None = None) -> int | None:

@@ -398,9 +398,10 @@ def _packed(addr: object) -> bytes | None:
         return None
     try:
         if ":" in host:
-            packed = socket.inet_pton(socket.AF_INET6, host.split("%", 1)[0])
-            # An IPv4 client on a dual-stack socket hashes like one on an IPv4 socket.
-            return packed[12:] if packed[:12] == b"\0" * 10 + b"\xff\xff" else packed
+            # All 16 bytes, even for ::ffff:a.b.c.d (an IPv4 client on a dual-stack socket):
+            # HAProxy hashes the AF_INET6 address accept() gave, so such a client does not
+            # hash like the same client on an IPv4 socket; matching HAProxy matters more.
+            return socket.inet_pton(socket.AF_INET6, host.split("%", 1)[0])
         return socket.inet_pton(socket.AF_INET, host)
     except OSError:
         return None

@@ -250,7 +250,10 @@ def test_hashing_needs_its_key(region: SharedRegion) -> None:
     assert key == PickKey(source=bytes([192, 0, 2, 7]))
     first = names(w1, 1, key=key)
     assert names(w1, 20, key=key) == first * 20
-    assert names(w2, 5, key=w2.address_key(("::ffff:192.0.2.7", 1))) == first * 5
+    assert names(w2, 5, key=w2.address_key(("192.0.2.7", 1))) == first * 5
+    # An IPv4-mapped client keeps its 16 bytes: HAProxy hashes it as the IPv6 address it is.
+    mapped = bytes(10) + b"\xff\xff" + bytes([192, 0, 2, 7])
+    assert w2.address_key(("::ffff:192.0.2.7", 1)) == PickKey(source=mapped)
     spread = {names(w1, 1, key=PickKey(source=bytes([10, 0, 0, i])))[0] for i in range(64)}
     assert spread == {"s1", "s2", "s3", "s4"}
     d.publish(first[0], ServerState(op=OpState.STOPPED))

@@ -66,35 +66,47 @@ def test_tcp_to_ipv6_servers(start_proxy6: StartProxy, backend6: Callable[..., B
 def test_balance_source_with_ipv6_clients(
     netns: Netns, start_proxy6: StartProxy, backend6: Callable[..., Backend6]
 ) -> None:
-    """Each client address keeps its server; IPv6 clients spread over the servers; an IPv4
-    client hashes the same whether it comes through a dual-stack bind (as ::ffff:a.b.c.d)
-    or an IPv4 one."""
+    """Each client address keeps its server, and it is the server HAProxy picks for it with
+    the same configuration (map-based: the XOR of the address's 32-bit words modulo the
+    total weight). An IPv4 client through the dual-stack bind is ::ffff:a.b.c.d there, which
+    HAProxy hashes as an IPv6 address, unlike the same client through an IPv4 bind."""
     hellos = [backend6("hello", f"s{i}", prefix=netns.prefix()) for i in range(1, 5)]
-    dual, v4 = free_port6(), free_port6()
-    start_proxy6(
-        "lb",
-        netns=netns,
-        mode="tcp",
-        binds=[f":::{dual} v4v6", f"0.0.0.0:{v4}"],
-        servers=[f"{b.name} [::1]:{b.port}" for b in hellos],
-        backend_lines=["balance source"],
-    )
+    clients = ("::1", *NS_ADDRESSES)
 
-    def server_for(source: str, port: int) -> str:
-        seen = set()
-        for _ in range(3):
-            with open_client(LO6 if ":" in source else LO4, port, source=source, netns=netns) as s:
-                seen.add(recv_line(s).decode().strip())
-        assert len(seen) == 1, f"{source} went to {seen}"
-        return seen.pop()
+    def picks_of(kind: str) -> tuple[dict[str, str], dict[str, str]]:
+        dual, v4 = free_port6(), free_port6()
+        start_proxy6(
+            kind,
+            netns=netns,
+            mode="tcp",
+            binds=[f":::{dual} v4v6", f"0.0.0.0:{v4}"],
+            servers=[
+                f"{b.name} [::1]:{b.port} weight {w}"
+                for b, w in zip(hellos, (1, 2, 3, 1), strict=True)
+            ],
+            backend_lines=["balance source"],
+        )
 
-    picks = {source: server_for(source, dual) for source in ("::1", *NS_ADDRESSES)}
-    v6 = {picks[k] for k in picks if ":" in k}
-    assert len(v6) >= 2, f"every IPv6 client on one server: {picks}"
-    for source in (a for a in NS_ADDRESSES if ":" not in a):
-        assert server_for(source, v4) == picks[source], source
+        def server_for(source: str, port: int) -> str:
+            seen = set()
+            for _ in range(3):
+                host = LO6 if ":" in source else LO4
+                with open_client(host, port, source=source, netns=netns) as s:
+                    seen.add(recv_line(s).decode().strip())
+            assert len(seen) == 1, f"{kind}: {source} went to {seen}"
+            return seen.pop()
+
+        through_dual = {source: server_for(source, dual) for source in clients}
+        through_v4 = {a: server_for(a, v4) for a in NS_ADDRESSES if ":" not in a}
+        return through_dual, through_v4
+
+    hap_dual, hap_v4 = picks_of("haproxy")
+    lb_dual, lb_v4 = picks_of("lb")
+    assert len({hap_dual[k] for k in hap_dual if ":" in k}) >= 2, hap_dual
+    assert lb_dual == hap_dual
+    assert lb_v4 == hap_v4
     served = sum(len(b.opens()) for b in hellos)
-    assert served == 3 * (len(picks) + 2)
+    assert served == 2 * 3 * (len(clients) + len(hap_v4))
 
 
 @pytest.mark.parametrize("mode", ["http", "tcp"])
