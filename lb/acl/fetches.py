@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lb.acl import headers as h
+from lb.acl import payload
 from lb.acl.context import Ctx
 from lb.acl.errors import NotYet, RuleError
 from lb.acl.runtime import Runtime
@@ -441,7 +442,6 @@ FETCHES: dict[str, FetchSpec] = {
     "method": FetchSpec("meth", "req", (), 0, _method),
     "req.ver": FetchSpec(_S, "req", (), 0, _req_ver),
     "req_ver": FetchSpec(_S, "req", (), 0, _req_ver),
-    "req.proto_http": FetchSpec("bool", "req", (), 0, _constant(True)),
     "req.hdr": FetchSpec(_S, "req", _HDR_ARGS, 0, _hdr(False, _req_side)),
     "req.fhdr": FetchSpec(_S, "req", _HDR_ARGS, 0, _hdr(True, _req_side)),
     "req.hdr_cnt": FetchSpec("int", "req", ("str",), 0, _hdr_cnt(False, _req_side)),
@@ -487,6 +487,8 @@ FETCHES: dict[str, FetchSpec] = {
 
 # the sc*_ / src_* fetches and table_cnt / table_avl (stick tables)
 FETCHES.update({name: FetchSpec(*row) for name, row in sticktable_fetches.FETCH_ROWS.items()})
+# the layer-4 content fetches (req.len, req.payload, req.ssl_sni …)
+FETCHES.update({name: FetchSpec(*row) for name, row in payload.FETCH_ROWS.items()})
 
 
 def acl_keywords() -> dict[str, tuple[str, str]]:
@@ -503,6 +505,7 @@ def acl_keywords() -> dict[str, tuple[str, str]]:
                           ("hdr", "req.hdr"), ("shdr", "res.hdr")):  # fmt: skip
         for suffix, method in suffixes.items():
             table[prefix + suffix] = (fetch, method)
+    table.update(payload.ACL_ROWS)
     return table
 
 

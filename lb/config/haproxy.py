@@ -338,6 +338,7 @@ def _inherit(draft: ProxyDraft, base: ProxyDraft) -> None:
     if fe:
         p.maxconn = d.maxconn
         p.default_backend = d.default_backend
+        p.tcp_inspect_delay = d.tcp_inspect_delay
         draft.default_backend_source = base.default_backend_source
         for f in _FRONTEND_TIMEOUTS:
             setattr(timeouts, f, getattr(d.timeouts, f))

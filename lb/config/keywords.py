@@ -510,8 +510,10 @@ PROXY_KEYWORDS: dict[str, Keyword] = _table(
             S,
             "`connection accept|reject|track-sc0/1/2 KEY [table T]|sc-inc-gpc0(N)|"
             "sc-inc-gpc1(N)|sc-set-gpt0(N) V [if|unless COND]`, before any byte is read "
-            "(docs/sticktables.md); `content`, `session` and `inspect-delay` are not "
-            "supported yet",
+            "(docs/sticktables.md); `inspect-delay T` and `content` with the same actions, "
+            "mode tcp frontends, on the client's first bytes peeked (req.len, req.payload, "
+            "req.ssl_sni, req.ssl_hello_type…; docs/tcp.md); `content` in mode http or in a "
+            "backend, and `session`, are not supported yet",
         ),
         _px("tcp-response", "D-LB"),
         _px("transparent", "D-LB"),

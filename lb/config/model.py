@@ -333,6 +333,9 @@ class Proxy(Struct):
     # stick tables (lb.sticktable): this proxy's table, its connection rules, persistence
     stick_table: StickTable | None = None
     tcp_request_connection: list[RuleLine] = field(default_factory=list)
+    # tcp-request inspect-delay (ms; None = unset) and tcp-request content rules
+    tcp_inspect_delay: int | None = None
+    tcp_request_content: list[RuleLine] = field(default_factory=list)
     stick_rules: list[StickRule] = field(default_factory=list)
     # backend side
     servers: list[Server] = field(default_factory=list)

@@ -52,6 +52,18 @@ TCP_CONNECTION_NOT_YET = frozenset(
         "track-sc",
     ]
 )
+# tcp-request content: the same supported actions; these are valid HAProxy 2.6 ones lb lacks
+TCP_CONTENT_NOT_YET = (TCP_CONNECTION_NOT_YET - {"expect-netscaler-cip", "expect-proxy"}) | {
+    "capture",
+    "do-resolve",
+    "send-spoe-group",
+    "set-log-level",
+    "set-nice",
+    "set-priority-class",
+    "set-priority-offset",
+    "switch-mode",
+    "use-service",
+}
 
 
 def stick_table(
@@ -215,7 +227,13 @@ def tcp_request(
         report.alert(src, "'tcp-request' expects 'connection', 'session', 'content' or ...")
         return
     where = args[0]
-    if where in ("content", "session", "inspect-delay"):
+    if where == "inspect-delay":
+        _inspect_delay(parser, draft, args[1:], src)
+        return
+    if where == "content":
+        _content(parser, draft, args[1:], src)
+        return
+    if where == "session":
         report.not_yet(src, f"tcp-request {where}")
         return
     if where != "connection":
@@ -243,6 +261,37 @@ def tcp_request(
         report.alert(src, f"unknown 'tcp-request connection' action '{args[1]}'")
         return
     draft.proxy.tcp_request_connection.append(RuleLine(words=args[1:], source=src))
+
+
+def _inspect_delay(parser: HaproxyParser, draft: ProxyDraft, args: list[str], src: Source) -> None:
+    if draft.section == "backend":  # it only times backend content rules, not supported yet
+        parser.report.not_yet(src, "tcp-request inspect-delay", "in a 'backend' section")
+        return
+    if len(args) != 1:
+        parser.report.alert(src, "'tcp-request inspect-delay' expects a timeout value")
+        return
+    try:
+        draft.proxy.tcp_inspect_delay = parse_time(args[0])
+    except ValueError as exc:
+        parser.report.alert(src, f"'tcp-request inspect-delay': {exc}")
+
+
+def _content(parser: HaproxyParser, draft: ProxyDraft, args: list[str], src: Source) -> None:
+    report = parser.report
+    if draft.section in ("defaults", "backend"):
+        report.not_yet(src, "tcp-request content", f"rules in a '{draft.section}' section")
+        return
+    if not args:
+        report.alert(src, "'tcp-request content' expects an action")
+        return
+    action = args[0].split("(", 1)[0]
+    if action in TCP_CONTENT_NOT_YET:
+        report.not_yet(src, f"tcp-request content {action}")
+        return
+    if action not in TCP_CONNECTION_SUPPORTED:
+        report.alert(src, f"unknown 'tcp-request content' action '{args[0]}'")
+        return
+    draft.proxy.tcp_request_content.append(RuleLine(words=args, source=src))
 
 
 HANDLERS = {"stick-table": stick_table, "stick": stick, "tcp-request": tcp_request}

@@ -3,6 +3,8 @@ and the configuration check that reports their mistakes at file:line (``lb -c``)
 
 - ``ConnectionRules.run(txn, rt)``: at accept, before any byte is read; False = reject.
   ``accept`` and ``reject`` end the list; ``track-scN`` and ``sc-*`` actions go on.
+- ``ContentRules.run(txn, rt, start)``: tcp-request content, mode tcp, on the client's
+  first bytes (peeked by lb.worker.inspect): ACCEPT, REJECT, or WAIT for more bytes.
 - ``StickRules``: ``match`` the stored server of the first rule whose key is in its table
   (``stick on`` / ``stick match``); ``store`` the chosen server's id under every storing
   rule's key (``stick on`` / ``stick store-request``).
@@ -17,6 +19,7 @@ from lb.acl.condition import split_condition
 from lb.acl.context import Ctx, Shared, read_file
 from lb.acl.errors import Diagnostics, NotYet, RuleError, Strict
 from lb.acl.outcome import Action
+from lb.acl.payload import PAYLOAD_FETCHES, ContentTxn
 from lb.acl.runtime import Runtime
 from lb.acl.sample import compile_text
 from lb.acl.txn import HttpTxn
@@ -31,7 +34,7 @@ from lb.sticktable.table import StickTable, now_ms
 Test = Callable[[HttpTxn, Runtime], bool]
 KeySample = Callable[[HttpTxn, Runtime], Value | None]
 
-ACCEPT, REJECT, ACT = 0, 1, 2
+ACCEPT, REJECT, ACT, WAIT = 0, 1, 2, 3
 
 
 class ConnectionRules:
@@ -48,6 +51,35 @@ class ConnectionRules:
                 else:
                     return kind == ACCEPT
         return True
+
+
+class ContentRules:
+    """``tcp-request content`` rules of a mode tcp frontend, on the peeked first bytes.
+
+    ``run`` goes on from rule ``start`` (a rule that waited is evaluated again, the ones
+    before it are not: their actions ran once) and says ACCEPT, REJECT, or WAIT with
+    the rule to start from once more bytes came (lb.acl.payload: ``need_more``)."""
+
+    __slots__ = ("delay", "rules")
+
+    def __init__(self, rules: list[tuple[Test | None, int, Action | None]], delay: float) -> None:
+        self.rules = tuple(rules)
+        self.delay = delay  # s: tcp-request inspect-delay (0: at once, on what is there)
+
+    def run(self, txn: ContentTxn, rt: Runtime, start: int = 0) -> tuple[int, int]:
+        rules = self.rules
+        for i in range(start, len(rules)):
+            cond, kind, action = rules[i]
+            txn.need_more = False
+            hit = cond is None or cond(txn, rt)
+            if txn.need_more:  # (only set while more bytes may come)
+                return WAIT, i
+            if hit:
+                if kind == ACT:
+                    action(txn, rt)  # type: ignore[misc]
+                else:
+                    return kind, i
+        return ACCEPT, len(rules)
 
 
 class StickRules:
@@ -121,13 +153,15 @@ class _Builder:
             return None
         return compile_condition_of(self.proxy, self.config, words, source, report=self.report)
 
-    def connection_rule(self, line: RuleLine) -> tuple[Test | None, int, Action | None]:
-        args, cond_words = split_condition(line.words, "tcp-request connection")
+    def connection_rule(
+        self, line: RuleLine, keyword: str = "tcp-request connection"
+    ) -> tuple[Test | None, int, Action | None]:
+        args, cond_words = split_condition(line.words, keyword)
         word, rest = args[0], args[1:]
         name = word.split("(", 1)[0]
         if name in ("accept", "reject"):
             if rest:
-                raise RuleError(f"'tcp-request connection {name}' takes no argument")
+                raise RuleError(f"'{keyword} {name}' takes no argument")
             kind, action = (ACCEPT if name == "accept" else REJECT), None
         else:
             ctx = Ctx(self.shared, self.proxy, "req", line.source)
@@ -157,6 +191,46 @@ def compile_connection_rules(
     rules = [b.guard(line.source, lambda line=line: b.connection_rule(line))  # type: ignore[misc]
              for line in proxy.tcp_request_connection]  # fmt: skip
     return ConnectionRules([r for r in rules if r is not None])  # type: ignore[misc]
+
+
+def compile_content_rules(
+    proxy: Proxy, config: Config, report: Diagnostics | None = None
+) -> ContentRules | None:
+    """A mode tcp frontend's tcp-request content rules (mode http: not supported yet)."""
+    if not proxy.tcp_request_content or proxy.mode != "tcp":
+        return None
+    b = _Builder(proxy, config, report or Strict())
+    rules = [b.guard(line.source, lambda line=line: b.connection_rule(line, "tcp-request content"))  # type: ignore[misc]
+             for line in proxy.tcp_request_content]  # fmt: skip
+    delay = (proxy.tcp_inspect_delay or 0) / 1000.0
+    return ContentRules([r for r in rules if r is not None], delay)  # type: ignore[misc]
+
+
+def _check_content(proxy: Proxy, report: Diagnostics) -> None:
+    """What HAProxy says of a proxy's content rules; mode http ones are not supported yet."""
+    lines = proxy.tcp_request_content
+    if not lines:
+        return
+    if proxy.mode == "http":
+        report.not_yet(lines[0].source, "tcp-request content", "rules in a mode http proxy")
+        return
+    if any(b.ssl for b in proxy.binds):  # the rules would have to read the decrypted bytes
+        report.not_yet(lines[0].source, "tcp-request content", "rules on a 'bind … ssl' frontend")
+        return
+    if proxy.tcp_inspect_delay:
+        return
+    for line in lines:
+        if line.words[0].startswith("track-sc") and len(line.words) > 1:
+            key = line.words[1].split(",", 1)[0].split("(", 1)[0]
+            if key in PAYLOAD_FETCHES:
+                report.warning(
+                    line.source,
+                    f"{proxy.kind} '{proxy.name}' : a 'tcp-request content track-sc*' rule "
+                    "explicitly depending on request contents without any 'tcp-request "
+                    "inspect-delay' setting. This means that this rule will randomly find "
+                    "its contents. This can be fixed by setting the tcp-request inspect-delay.",
+                )
+                return
 
 
 def compile_stick_rules(
@@ -203,4 +277,6 @@ def check_sticktables(config: Config, report: Diagnostics) -> None:
         if proxy.disabled:
             continue
         compile_connection_rules(proxy, config, report)
+        _check_content(proxy, report)
+        compile_content_rules(proxy, config, report)
         compile_stick_rules(proxy, config, report)

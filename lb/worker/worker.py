@@ -28,13 +28,20 @@ from lb.stats.server_state import state_slots, version_index
 from lb.stats.shm import GaugeNames, SharedRegion
 from lb.stats.source import SnapshotSource
 from lb.sticktable.region import attach_tables
-from lb.sticktable.rules import ConnectionRules, compile_connection_rules, compile_stick_rules
+from lb.sticktable.rules import (
+    ConnectionRules,
+    ContentRules,
+    compile_connection_rules,
+    compile_content_rules,
+    compile_stick_rules,
+)
 from lb.sticktable.track import Tracking
 from lb.worker.backends import Backend, ServerTarget
 from lb.worker.boot import WorkerBoot
 from lb.worker.http.session import HttpSession, ProxiedHttpSession
 from lb.worker.http.settings import HttpSettings
 from lb.worker.http.upstream import ServerPool
+from lb.worker.inspect import Inspector, content_txn, peek_now, routing_reads_payload
 from lb.worker.proxy_protocol import ProxyHeader
 from lb.worker.tcp_session import ProxyHeaderReader, TcpSession, proxied_addresses
 from lb.worker.tls import ListenerTls, TlsSettings, sni_of
@@ -42,6 +49,7 @@ from lb.worker.tls_client import ClientTlsSettings, build_server_tls
 from lb.worker.tls_relay import PendingClient
 
 if TYPE_CHECKING:
+    from lb.acl.payload import ContentTxn
     from lb.config.model import Config, Proxy, StatsSettings
 
 # a request or connection waiting for a server slot: deadline, call back, hashing key
@@ -81,6 +89,7 @@ class Frontend:
     __slots__ = (
         "backend",
         "client_timeout",
+        "content",
         "cum_index",
         "cur_index",
         "http",
@@ -91,6 +100,7 @@ class Frontend:
         "name",
         "own_backend",
         "paused",
+        "peek_routing",
         "routes",
         "rules",
         "stats",
@@ -123,6 +133,8 @@ class Frontend:
         self.stats = ObjectCounters()  # the worker hands out the published ones
         self.tls_failed = 0  # TLS handshakes that failed or timed out (this worker)
         self.tcp_rules: ConnectionRules | None = None  # tcp-request connection rules
+        self.content: ContentRules | None = None  # tcp-request content rules (mode tcp)
+        self.peek_routing = False  # mode tcp use_backend reads the client's first bytes
 
 
 def _idle_timeout(frontend: Proxy, backend: Backend | None) -> float:
@@ -163,7 +175,8 @@ class Worker:
         self.maxconn = boot.maxconn
         self.pipes = PipePool()
         self.sessions: set[TcpSession] = set()
-        self.handshakes: set[ProxyHeaderReader] = set()  # mode tcp: PROXY headers awaited
+        # mode tcp: PROXY headers awaited, first bytes inspected (tcp-request content)
+        self.handshakes: set[ProxyHeaderReader | Inspector] = set()
         self.http_sessions: set[HttpSession] = set()
         self._pools: dict[ServerTarget | tuple[ServerTarget, str], ServerPool] = {}
         # server maxconn: what waits for a free server slot, per backend, in arrival order
@@ -255,6 +268,8 @@ class Worker:
                 frontend.rules = rules
             frontend.stats = self.stats.frontend(proxy.name)
             frontend.tcp_rules = compile_connection_rules(proxy, config)
+            frontend.content = compile_content_rules(proxy, config)
+            frontend.peek_routing = proxy.mode == "tcp" and routing_reads_payload(proxy)
             if proxy.logs.targets:
                 frontend.logger = AccessLogger(
                     proxy.logs.targets,
@@ -442,21 +457,20 @@ class Worker:
         sock: socket.socket,
         local: tuple[str, int] | None = None,
         client_tls: asyncio.Transport | None = None,
+        content: ContentTxn | None = None,
     ) -> Backend | None:
         """mode tcp with conditional use_backend: the backend for this connection.
 
-        ``local`` is the address the client connected to when a PROXY header said it.
+        ``local`` is the address the client connected to when a PROXY header said it;
+        ``content`` what tcp-request content rules saw of the first bytes.
         """
         rules = frontend.rules
         assert rules is not None
-        if local is None:
-            try:
-                local = sock.getsockname()
-            except OSError:
-                local = ("", 0)
-        txn = HttpTxn(
-            b"", b"", "1.1", [], client_addr[0], client_addr[1], local[0], local[1], frontend.name
-        )
+        txn = content
+        if txn is None:
+            txn = content_txn(frontend, sock, client_addr, local)
+            if frontend.peek_routing and client_tls is None:  # no rule waited: what is there
+                txn.payload = peek_now(sock)
         if client_tls is not None:  # bind … ssl: ssl_fc and ssl_fc_sni route too
             txn.ssl_fc = True
             sni = sni_of(client_tls.get_extra_info("ssl_object"))
@@ -635,10 +649,19 @@ class Worker:
         addr: tuple[str, int],
         local: tuple[str, int] | None = None,
         client_tls: asyncio.Transport | None = None,
+        content: ContentTxn | None = None,
     ) -> None:
+        if content is None and frontend.content is not None:  # tcp-request content first
+            inspector = Inspector(
+                self, frontend, frontend.content, client, addr, local, client_tls is not None
+            )
+            inspector.tls = client_tls
+            if not inspector.begin():
+                self.handshakes.add(inspector)
+            return
         backend = frontend.backend
         if frontend.rules is not None:
-            backend = self.route_connection(frontend, addr, client, local, client_tls)
+            backend = self.route_connection(frontend, addr, client, local, client_tls, content)
         if backend is None:
             # no backend for this connection: HAProxy closes it
             (client_tls or client).close()
@@ -679,6 +702,22 @@ class Worker:
         if txn.sc is not None:
             self.sticky[client] = txn.sc  # the session takes it when it starts
         return True
+
+    def content_decided(self, inspector: Inspector, rejected: bool) -> None:
+        """tcp-request content rules decided: close the connection, or route it."""
+        self.handshakes.discard(inspector)
+        frontend, client, txn = inspector.frontend, inspector.client, inspector.txn
+        if rejected:
+            frontend.stats.dreq += 1  # HAProxy counts content rejects as denied requests
+            if txn.sc is not None:
+                txn.sc.release_owned()
+            (inspector.tls or client).close()
+            self._slot_freed(frontend)
+            return
+        if txn.sc is not None:
+            self.sticky[client] = txn.sc  # the session takes it when it starts
+        txn.final = True
+        self._start_tcp(frontend, client, inspector.addr, inspector.local, inspector.tls, txn)
 
     def _tcp_txn(self, session: TcpSession) -> HttpTxn:
         """What stick rules see of a mode tcp connection: its addresses, no request."""

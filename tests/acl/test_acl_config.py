@@ -107,8 +107,8 @@ def test_haproxy_refuses_them_too(tmp_path: Path) -> None:
 # (lines, fragment of the "not supported yet" message, index of its line)
 NOT_YET: list[tuple[list[str], str, int]] = [
     (
-        ["acl a req.ssl_sni -i x", "http-request deny if a"],
-        "'req.ssl_sni' is not supported yet",
+        ["acl a req.rdp_cookie -i x", "http-request deny if a"],
+        "'req.rdp_cookie' is not supported yet",
         0,
     ),
     (["http-request deny if { cook(a) -m found }"], "'cook' is not supported yet", 0),
@@ -143,7 +143,7 @@ def test_not_yet(tmp_path: Path, lines: list[str], fragment: str, at: int) -> No
 
 def test_warn_mode_drops_the_rules_it_cannot_honour(tmp_path: Path) -> None:
     text, _ = config_with(
-        ["acl ssl req.ssl_sni -i x", "http-request deny if ssl", "http-request deny if { path /d }"]
+        ["acl ssl req.rdp_cookie x", "http-request deny if ssl", "http-request deny if { path /d }"]
     )
     result = load_text(tmp_path, text, unsupported="warn")
     assert [d.level for d in result.diagnostics] == ["WARNING"], messages(result)

@@ -250,7 +250,7 @@ def test_ip_pattern_file(tmp_path: Path) -> None:
         ("var(txn.a) x", RuleError, "give a matching method with '-m'"),
         ("path -M -f x.map", NotYet, "'-M' is not supported yet"),
         ("cook(a) x", NotYet, "'cook' is not supported yet"),
-        ("payload(0,1) -m bin 00", NotYet, "'payload' is not supported yet"),
+        ("req_rdp_cookie x", NotYet, "'req_rdp_cookie' is not supported yet"),
         ("nosuch x", RuleError, "unknown fetch method 'nosuch'"),
     ],
 )

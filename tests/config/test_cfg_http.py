@@ -543,7 +543,7 @@ NOT_YET: list[tuple[str, str, str]] = [
     ("fe", "log fd@3 local0", "fd@"),
     ("be", "http-check disable-on-404", "http-check disable-on-404"),
     ("fe", "acl tls13 ssl_fc_protocol TLSv1.3", "ssl_fc_protocol"),
-    ("fe", "use_backend be if { req.ssl_sni -i x }", "req.ssl_sni"),
+    ("fe", "use_backend be if { req.rdp_cookie -i x }", "req.rdp_cookie"),
     ("fe", "tcp-request content accept", "tcp-request content"),
     ("be", "http-response set-log-level err", "http-response set-log-level"),
     ("fe", "compression direction both", "compression direction"),

@@ -116,7 +116,7 @@ def test_stick_rules_add_server_id(tmp_path: Path) -> None:
             "'tcp-request connection set-src' is not supported yet",
         ),
         (["tcp-request content accept"], [], "'tcp-request content' is not supported yet"),
-        (["tcp-request inspect-delay 5s"], [], "'tcp-request inspect-delay' is not supported yet"),
+        ([], ["tcp-request inspect-delay 5s"], "'tcp-request inspect-delay' is not supported yet"),
         ([], ["stick on src"], "ALERT 11: 'stick on': backend 'be' has no stick-table"),
         ([], ["stick on src table nope"], "ALERT 11: unable to find table 'nope'"),
         ([], ["stick store-response src"], "'stick store-response' is not supported yet"),
