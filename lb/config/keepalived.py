@@ -489,7 +489,6 @@ class KeepalivedParser:
     def _persistence(self, vs: VirtualServer, node: Node) -> None:
         # "persistence_timeout" alone: keepalived's 6 minutes
         vs.persistence_timeout = self._seconds(node) if node.args else 360_000
-        self.report.not_yet(node.source, "persistence_timeout", "LVS client persistence")
 
     def _real_server(self, node: Node) -> RealServer:
         if not 1 <= len(node.args) <= 2:

@@ -143,7 +143,10 @@ VIRTUAL_SERVER["inhibit_on_failure"] = KaKeyword(
     "lb keeps a failed server listed (DOWN): no new connection, established ones go on",
 )
 VIRTUAL_SERVER["persistence_timeout"] = KaKeyword(
-    "persistence_timeout", True, note="LVS client persistence: lb has no stick tables yet"
+    "persistence_timeout",
+    True,
+    Status.SUPPORTED,
+    "a stick table on the client address (stick on src) that expires after it",
 )
 
 REAL_SERVER = _table(

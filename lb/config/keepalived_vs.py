@@ -11,6 +11,9 @@ NAT`` and ``protocol TCP`` the client-facing behaviour is the same, and one
 - ``real_server IP PORT`` + ``weight`` → ``server IP:PORT weight W`` (no port:
   the virtual server's);
 - check blocks → run by the master (lb.master.health.keepalived);
+- ``persistence_timeout T`` → ``stick-table type ip size 100k expire T`` + ``stick on
+  src``: a client goes back to its real server while it keeps coming within T (LVS
+  persistence, one table for every worker; ``persistence_granularity`` is not there yet);
 - ``inhibit_on_failure`` → nothing to do: a failed server stays listed, DOWN,
   takes no new connection, and its established ones go on, which is what LVS
   does with weight 0.
@@ -25,7 +28,17 @@ Virtual servers the parser reported as not supported (``lb_kind DR|TUN``,
 
 from __future__ import annotations
 
-from lb.config.model import Bind, Keepalived, Proxy, RealServer, Server, Timeouts, VirtualServer
+from lb.config.model import (
+    Bind,
+    Keepalived,
+    Proxy,
+    RealServer,
+    Server,
+    StickRule,
+    StickTable,
+    Timeouts,
+    VirtualServer,
+)
 from lb.config.report import Reporter
 
 # ipvsadm's default "tcp" timeout: LVS forgets an idle established connection after 15 min.
@@ -34,6 +47,9 @@ LVS_TCP_IDLE_MS = 900_000
 # and 5 s is keepalived's own connect_timeout default for its checks.
 CONNECT_TIMEOUT_MS = 5_000
 MAX_WEIGHT = 256  # lb's (HAProxy's) weights; LVS takes larger ones
+# persistence_timeout's table: LVS's has no size; lb's must have one (entries past it are
+# purged least recently used first)
+PERSISTENCE_ENTRIES = 100 * 1024
 
 
 def proxy_name(vs: VirtualServer) -> str:
@@ -91,7 +107,21 @@ def virtual_server_proxy(vs: VirtualServer, report: Reporter) -> Proxy:
         redispatch=True,
         description=f"keepalived virtual_server {vs.host} {vs.port}",
         virtual_server=vs,
+        **_persistence(vs),
     )
+
+
+def _persistence(vs: VirtualServer) -> dict[str, object]:
+    """LVS persistence as a stick table on the client's address (none without it)."""
+    if not vs.persistence_timeout:
+        return {}
+    table = StickTable(
+        type="ipv6" if ":" in vs.host else "ip",
+        size=PERSISTENCE_ENTRIES,
+        source=vs.source,
+        expire=vs.persistence_timeout,
+    )
+    return {"stick_table": table, "stick_rules": [StickRule("on", ["src"], vs.source)]}
 
 
 def virtual_server_proxies(

@@ -112,13 +112,14 @@ VRRP is supported: `global_defs`, `vrrp_script`, `vrrp_instance` and
 `vrrp_sync_group` run in lb's master (see `docs/vrrp.md`). A `virtual_server IP
 PORT` with `lb_kind NAT` and `protocol TCP` becomes a mode-tcp proxy named
 `vs_IP_PORT`, its real servers balanced by `lb_algo` and checked by the master with
-their check blocks (see `docs/keepalived.md`); `lb_kind DR|TUN`, `protocol
-UDP|SCTP`, `fwmark`, `group` and `persistence_timeout` are "not supported yet" at
-their line. The parser fills the model in full and checks it (`virtual_router_id`
-and `priority` within 1..255, a `track_script` naming a missing `vrrp_script`,
-sync-group members, invalid IP addresses, duplicate instance names and router ids,
-duplicate virtual and real servers). Keywords that are recognised but not modelled
-get their own "not supported yet"; unknown keywords are ALERTs.
+their check blocks (see `docs/keepalived.md`) and `persistence_timeout` made a stick
+table on the client's address; `lb_kind DR|TUN`, `protocol UDP|SCTP`, `fwmark` and
+`group` are "not supported yet" at their line. The parser fills the model in full and
+checks it (`virtual_router_id` and `priority` within 1..255, a `track_script`
+naming a missing `vrrp_script`, sync-group members, invalid IP addresses, duplicate
+instance names and router ids, duplicate virtual and real servers). Keywords that
+are recognised but not modelled get their own "not supported yet"; unknown keywords
+are ALERTs.
 """
 
 # Tables list what works first.

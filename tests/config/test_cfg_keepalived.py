@@ -211,7 +211,6 @@ def test_full_model(tmp_path: Path) -> None:
     assert reported == {
         ("auth_type AH", line_of("        auth_type AH")),
         ("lb_kind DR", line_of("    lb_kind DR")),
-        ("persistence_timeout", line_of("    persistence_timeout 50")),
         ("virtual_server fwmark", line_of("virtual_server fwmark 7 {")),
     }
     # neither becomes a proxy: DR is not something a proxy can do, nor is a mark

@@ -108,8 +108,6 @@ def test_what_a_proxy_cannot_do_is_not_supported_yet(
 
 # (body lines, line, what): the virtual server is proxied, without the unsupported part
 PARTLY = [
-    ("    persistence_timeout 300", 2, "persistence_timeout"),
-    ("    persistence_timeout", 2, "persistence_timeout"),
     ("    sorry_server 10.0.0.99 80", 2, "sorry_server"),
     ("    quorum 2", 2, "quorum"),
     ("    ha_suspend", 2, "ha_suspend"),
@@ -198,3 +196,17 @@ def test_haproxy_and_keepalived_files_make_one_configuration(tmp_path: Path) -> 
     assert [p.name for p in result.config.frontends()] == ["vs_127.0.0.1_8080"]
     assert result.config.backend("vs_127.0.0.1_8080") is not None
     assert result.config.global_.stats_sockets[0].path == "/tmp/x.sock"
+
+
+@pytest.mark.parametrize(
+    ("body", "expire"),
+    [("    persistence_timeout 300", 300_000), ("    persistence_timeout", 360_000)],
+)
+def test_persistence_timeout_is_a_stick_table_on_the_source(
+    tmp_path: Path, body: str, expire: int
+) -> None:
+    proxy = only_proxy(load(tmp_path, VS.format(addr="192.0.2.10 80", body=body)))
+    table = proxy.stick_table
+    assert table is not None and (table.type, table.expire) == ("ip", expire)
+    assert [s.name for s in table.store] == ["server_id"]  # what stick on keeps
+    assert [(r.kind, r.words) for r in proxy.stick_rules] == [("on", ["src"])]

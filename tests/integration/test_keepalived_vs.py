@@ -12,6 +12,7 @@ import csv
 import hashlib
 import http.client
 import io
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -269,3 +270,31 @@ def test_check_refuses_what_a_proxy_cannot_do(tmp_path: Path) -> None:
     assert f"{conf}:3: 'protocol UDP' is not supported yet" in out.stderr
     ok = run_lb("-c", "-f", str(conf), "--unsupported", "warn")
     assert ok.returncode == 0, ok.stderr
+
+
+def hello_from(source: str, port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), 5.0, (source, 0)) as s:
+        s.settimeout(5.0)
+        return recv_line(s).decode().strip()
+
+
+def test_persistence_timeout_keeps_a_client_on_its_real_server(
+    lb_factory: Callable[..., LbProcess], backend: BackendFactory
+) -> None:
+    """LVS persistence: rr alternates between clients, but each client keeps its server
+    (a stick table on the source address, one for both workers)."""
+    s1, s2 = backend("hello", name="s1"), backend("hello", name="s2")
+    port = free_port()
+    lb = lb_factory(workers=2)
+    start(
+        lb,
+        virtual_server(
+            port, "rr", [(s1.port, ""), (s2.port, "")], extra="    persistence_timeout 60\n"
+        ),
+    )
+    first = [hello_from("127.0.0.2", port) for _ in range(6)]
+    second = [hello_from("127.0.0.3", port) for _ in range(6)]
+    assert first == ["s1"] * 6 and second == ["s2"] * 6  # rr without persistence alternates
+    table = lb.api(f"show table vs_127.0.0.1_{port}")
+    assert f"# table: vs_127.0.0.1_{port}, type: ip, size:102400, used:2" in table
+    assert "key=127.0.0.2" in table and "key=127.0.0.3" in table
