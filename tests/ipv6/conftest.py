@@ -217,17 +217,28 @@ def http_backend6(tmp_path: Path, loopback6: str) -> Iterator[Callable[..., Http
 # --------------------------------------------------------------------------- configuration
 
 
-def free_port6(host: str = LO6) -> int:
-    """A port free on both ::1 and 127.0.0.1 (binds may take either or both)."""
-    for _ in range(50):
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port6() -> int:
+    """A port free on every address of both families (the tests bind ``:::P v4v6`` too).
+
+    Drawn below the kernel's ephemeral range: a port the kernel hands out is one it may
+    also give, a moment later, to some test's outgoing connection, and a wildcard bind
+    then fails with EADDRINUSE."""
+    top = min(_ephemeral_floor(), 65536)
+    for _ in range(200):
+        port = 20000 + secrets.randbelow(max(top - 20000, 1000))
         with socket.socket(socket.AF_INET6) as s6:
-            s6.bind((host, 0))
-            port = int(s6.getsockname()[1])
-            with socket.socket(socket.AF_INET) as s4:
-                try:
-                    s4.bind((LO4, port))
-                except OSError:
-                    continue
+            s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            try:
+                s6.bind(("::", port))  # dual-stack wildcard: free on every address
+            except OSError:
+                continue
         return port
     raise RuntimeError("no port free on both families")
 
