@@ -178,6 +178,8 @@ class Worker:
         # mode tcp: PROXY headers awaited, first bytes inspected (tcp-request content)
         self.handshakes: set[ProxyHeaderReader | Inspector] = set()
         self.http_sessions: set[HttpSession] = set()
+        # accepted connections whose session (or TLS handshake) is being set up
+        self.starting: set[asyncio.Task[object]] = set()
         self._pools: dict[ServerTarget | tuple[ServerTarget, str], ServerPool] = {}
         # server maxconn: what waits for a free server slot, per backend, in arrival order
         self.queues: dict[Backend, deque[Waiter]] = {}
@@ -357,7 +359,13 @@ class Worker:
         self.loop.stop()
 
     def _maybe_exit(self) -> None:
-        if self.stopping and not self.sessions and not self.http_sessions and not self.handshakes:
+        if (
+            self.stopping
+            and not self.sessions
+            and not self.http_sessions
+            and not self.handshakes
+            and not self.starting
+        ):
             self.flush_stats()  # the last counts, before the master folds the slab
             self.loop.stop()
 
@@ -776,6 +784,7 @@ class Worker:
         """mode tcp, bind … ssl: the handshake, then routing and the copy path (tls_relay)."""
 
         def started(task: asyncio.Task[tuple[asyncio.Transport, PendingClient]]) -> None:
+            self.starting.discard(task)  # type: ignore[arg-type]
             if task.cancelled() or task.exception() is not None:
                 self._tls_failed(frontend, task)  # type: ignore[arg-type]
                 client.close()
@@ -791,6 +800,7 @@ class Worker:
             PendingClient, sock=client, ssl=tls.default, ssl_handshake_timeout=timeout
         )
         task = self.loop.create_task(connecting)
+        self.starting.add(task)  # type: ignore[arg-type]
         task.add_done_callback(started)  # type: ignore[arg-type]
 
     def _start_http(
@@ -804,6 +814,7 @@ class Worker:
         sticky = self.sticky.pop(client, None) if self.sticky else None
 
         def started(task: asyncio.Task[object]) -> None:
+            self.starting.discard(task)
             if task.cancelled() or task.exception() is not None:
                 if tls is not None:
                     self._tls_failed(frontend, task)
@@ -813,6 +824,8 @@ class Worker:
                     sticky.release_owned()
             elif tls is not None:
                 frontend.stats.ssl_sess += 1
+            if self.stopping:
+                self._maybe_exit()
 
         cls = ProxiedHttpSession if accept_proxy else HttpSession
 
@@ -834,6 +847,7 @@ class Worker:
                 ssl_handshake_timeout=timeout,
             )
         task = self.loop.create_task(connecting)
+        self.starting.add(task)  # accepted, not yet a session: a stopping worker waits for it
         task.add_done_callback(started)
 
     def _tls_failed(self, frontend: Frontend, task: asyncio.Task[object]) -> None:

@@ -15,7 +15,10 @@ State of a session, grouped:
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
+import termios
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +72,17 @@ QUEUED: Any = object()
 _TERMINATION = {400: "PR", 408: "cR", 502: "SH", 503: "SC", 504: "sH"}
 
 BUFFER_LIMIT = 64 * 1024  # request body bytes held while no server is ready: then pause
+# a worker that stops waits this long for the first request of a connection it has
+# just accepted (its client may be sending it) before closing the connection
+STOP_GRACE = 1.0  # s
 CHUNK_END = b"0\r\n\r\n"
+
+
+def bytes_readable(fd: int) -> int:
+    """How many bytes wait in a socket's receive queue (FIONREAD), without reading them."""
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    return count[0]
 
 
 class Request:
@@ -147,6 +160,7 @@ class HttpSession(asyncio.Protocol):
         "early_tunnel",
         "frontend",
         "keep_client",
+        "lingering",
         "local_ip",
         "local_port",
         "loop",
@@ -218,6 +232,7 @@ class HttpSession(asyncio.Protocol):
         self.stopping = False
         self.sticky: Tracking | None = None  # what tcp-request connection rules track
         self.stats_wait = False  # a stats page POST waits for its body
+        self.lingering = False  # closed on our side, reading until the client closes
         self.closed = False
         self.phase = WAIT_REQUEST
         self.deadline = 0.0
@@ -242,6 +257,8 @@ class HttpSession(asyncio.Protocol):
         self.worker.http_sessions.add(self)
         # The first request of a connection gets timeout http-request from the accept on.
         self._arm(READ_HEAD, self.settings.http_request_timeout)
+        if self.worker.stopping:  # accepted before the stop, set up after it
+            self.graceful()
 
     def data_received(self, data: bytes) -> None:
         if self.phase == TUNNEL:
@@ -252,8 +269,8 @@ class HttpSession(asyncio.Protocol):
         if self.upgrading:  # after an Upgrade head: the tunnel's bytes, if the server agrees
             self.early_tunnel += data
             return
-        if self.closed:
-            return
+        if self.closed or self.lingering:
+            return  # (lingering: our side is closed, what comes is dropped)
         counted = self._parsing
         if self._parsing is None and self.phase == WAIT_REQUEST:
             self._arm(READ_HEAD, self.settings.http_request_timeout)
@@ -1130,11 +1147,17 @@ class HttpSession(asyncio.Protocol):
             pending, self.early_tunnel = self.early_tunnel, b""
             if pending and self.keep_client:
                 self.loop.call_soon(self.data_received, pending)
-        if not self.keep_client or self.stopping:
+        if not self.keep_client:
             self.flush()
             self.close()
             return
-        self._resume_client()
+        if self.stopping and not self.queue and self._parsing is None:
+            # this response was sent before the stop and did not say "close": the client
+            # may be sending its next request already
+            self.flush()
+            self._linger()
+            return
+        self._resume_client()  # (stopping: what is pipelined is served, with "close")
         if self.queue:
             self._serve_next()
         else:
@@ -1330,10 +1353,46 @@ class HttpSession(asyncio.Protocol):
         self.send_error(400)
 
     def graceful(self) -> None:
-        """The worker stops: finish what is in flight, then close; idle connections close now."""
+        """The worker stops: finish what is in flight, then close; idle connections close now.
+
+        Not one request may be reset by a reload, so an "idle" connection is closed only
+        when no byte of a request waits in its socket (closing with unread bytes sends a
+        reset), and one accepted an instant ago is given STOP_GRACE for its first request,
+        which its client may be sending right now. Both are then served, with
+        ``Connection: close``."""
         self.stopping = True
-        if self.current is None and not self.queue and self._parsing is None:
+        if self.current is not None or self.queue or self._parsing is not None:
+            return
+        if self._bytes_waiting():
+            return  # a request the loop has not handed over yet
+        if self.requests_done == 0 and self.phase != CLOSED:
+            self._arm(WAIT_REQUEST, STOP_GRACE)  # nothing by then: closed silently
+            return
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close an idle keep-alive connection without a reset: our side first (FIN), then
+        read and drop what comes for STOP_GRACE. A client whose next request crossed the
+        FIN sees the connection end before any response, which HTTP clients retry
+        (RFC 9112 9.3.1); closing at once would answer that request with a reset."""
+        transport = self.transport
+        if transport is None or self.closed or not transport.can_write_eof():
             self.close()
+            return
+        self.flush()
+        transport.write_eof()
+        self.lingering = True
+        self._arm(WAIT_REQUEST, STOP_GRACE)  # then closed, if the client has not by then
+
+    def _bytes_waiting(self) -> bool:
+        transport = self.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return False
+        try:
+            return bytes_readable(sock.fileno()) > 0
+        except OSError:
+            return False
 
     def _drop_upstream(self) -> None:
         self._release_slot()
