@@ -16,6 +16,7 @@ from lb.sticktable.layout import DATA_ORDER, KEY_TYPES, KEY_TYPES_NOT_YET, RATES
 
 if TYPE_CHECKING:
     from lb.config.haproxy import HaproxyParser, ProxyDraft
+    from lb.config.report import Reporter
 
 _STORE_ITEM = re.compile(r"([a-z0-9_]+)(?:\((.*)\))?")
 MAX_STRING_LEN = 1024
@@ -250,17 +251,25 @@ def tcp_request(
     if draft.section == "backend":
         report.alert(src, "'tcp-request connection' is not allowed in a 'backend' section")
         return
-    if len(args) < 2:
-        report.alert(src, "'tcp-request connection' expects an action")
-        return
-    action = args[1].split("(", 1)[0]
-    if action in TCP_CONNECTION_NOT_YET:
-        report.not_yet(src, f"tcp-request connection {action}")
-        return
+    if _known_action(report, src, "connection", args[1:], TCP_CONNECTION_NOT_YET):
+        draft.proxy.tcp_request_connection.append(RuleLine(words=args[1:], source=src))
+
+
+def _known_action(
+    report: Reporter, src: Source, kind: str, words: list[str], not_yet: frozenset[str]
+) -> bool:
+    """Whether ``tcp-request KIND`` starts with an action lb runs (else reported)."""
+    if not words:
+        report.alert(src, f"'tcp-request {kind}' expects an action")
+        return False
+    action = words[0].split("(", 1)[0]
+    if action in not_yet:
+        report.not_yet(src, f"tcp-request {kind} {action}")
+        return False
     if action not in TCP_CONNECTION_SUPPORTED:
-        report.alert(src, f"unknown 'tcp-request connection' action '{args[1]}'")
-        return
-    draft.proxy.tcp_request_connection.append(RuleLine(words=args[1:], source=src))
+        report.alert(src, f"unknown 'tcp-request {kind}' action '{words[0]}'")
+        return False
+    return True
 
 
 def _inspect_delay(parser: HaproxyParser, draft: ProxyDraft, args: list[str], src: Source) -> None:
@@ -281,17 +290,8 @@ def _content(parser: HaproxyParser, draft: ProxyDraft, args: list[str], src: Sou
     if draft.section in ("defaults", "backend"):
         report.not_yet(src, "tcp-request content", f"rules in a '{draft.section}' section")
         return
-    if not args:
-        report.alert(src, "'tcp-request content' expects an action")
-        return
-    action = args[0].split("(", 1)[0]
-    if action in TCP_CONTENT_NOT_YET:
-        report.not_yet(src, f"tcp-request content {action}")
-        return
-    if action not in TCP_CONNECTION_SUPPORTED:
-        report.alert(src, f"unknown 'tcp-request content' action '{args[0]}'")
-        return
-    draft.proxy.tcp_request_content.append(RuleLine(words=args, source=src))
+    if _known_action(report, src, "content", args, TCP_CONTENT_NOT_YET):
+        draft.proxy.tcp_request_content.append(RuleLine(words=args, source=src))
 
 
 HANDLERS = {"stick-table": stick_table, "stick": stick, "tcp-request": tcp_request}
