@@ -50,6 +50,9 @@ def test_ipv6_pair_v3_elects_and_fails_over(nodes6: Nodes) -> None:
     b.start(conf(100))
     wait_for(lambda: a.state() == "MASTER" and b.state() == "BACKUP", 8, "h1 MASTER over IPv6")
     assert _has(h1, VIP6) and not _has(h2, VIP6)
+    # b is BACKUP from its start; it names the master once an advert reached it (the
+    # link-local addresses may still be finishing duplicate address detection)
+    wait_for(lambda: b.show()["VI_1"].fields.get("master", "-") != "-", 5, "b hears h1")
     view = b.show()["VI_1"]
     assert view.fields.get("version") == "3"
     assert (view.fields.get("master") or "").startswith("fe80::")  # RFC 5798: link-local source
