@@ -31,8 +31,6 @@ import os
 import platform
 import random
 import re
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,16 +42,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lb.bench.procs import CLOCK_TICKS, ProcRef, Target, cpu_ticks  # noqa: E402
+import http_small  # noqa: E402  (the nginx backend, shared)
+
+from lb.bench import proxies  # noqa: E402
+from lb.bench.procs import CLOCK_TICKS, Target, cpu_ticks  # noqa: E402
 from lb.bench.proxies import free_port  # noqa: E402
 from lb.worker.http.compression import Compressor  # noqa: E402
 
-SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-HAPROXY = shutil.which("haproxy", path=SBIN)
-NGINX = shutil.which("nginx", path=SBIN)
-WRK = shutil.which("wrk", path=SBIN)
-_VENV_PY = ROOT / ".venv/bin/python"
-LB_PYTHON = str(_VENV_PY) if _VENV_PY.exists() else sys.executable
+HAPROXY, WRK = http_small.HAPROXY, http_small.WRK
 TARGETS = ("lb-gzip", "haproxy-gzip", "lb-br", "lb-identity", "haproxy-identity")
 FLOORS = ("floor-gzip", "floor-br")
 MB = 1_000_000
@@ -75,60 +71,16 @@ def text_body(size: int) -> bytes:
     return bytes(out[:size])
 
 
-def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), 1) as s:
-                s.settimeout(2)
-                s.sendall(b"GET /body.txt HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
-                if s.recv(12).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
-def start(name: str, cmd: list[str], workdir: Path, port: int) -> Target:
-    err = open(workdir / f"{name}.stderr", "wb")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(cmd, stdout=err, stderr=err, stdin=subprocess.DEVNULL, cwd=workdir)
-    t = Target(name, port, proc, ProcRef.of(proc.pid))
-    try:
-        wait_http(port, proc)
-    except Exception:
-        t.stop()
-        raise
-    return t
-
-
 def start_backend(workdir: Path, body: bytes) -> Target:
-    assert NGINX is not None
+    """nginx serving ``body`` as /body.txt (text/plain, no ETag)."""
     www = workdir / "www"
-    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
-    www.mkdir(exist_ok=True)
+    www.mkdir(parents=True, exist_ok=True)
     (www / "body.txt").write_bytes(body)
     os.chmod(workdir, 0o755)
     port = free_port()
-    t = workdir / "tmp"
-    (workdir / "nginx.conf").write_text(f"""daemon off;
-worker_processes 1;
-pid {workdir}/nginx.pid;
-error_log {workdir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {t}; proxy_temp_path {t}; fastcgi_temp_path {t};
-    uwsgi_temp_path {t}; scgi_temp_path {t};
-    keepalive_requests 1000000;
-    types {{ text/plain txt; }}
-    server {{ listen 127.0.0.1:{port}; root {www}; etag off; }}
-}}
-""")
-    cmd = [NGINX, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)]
-    return start("nginx", cmd, workdir, port)
+    server = f"""    types {{ text/plain txt; }}
+    server {{ listen 127.0.0.1:{port}; root {www}; etag off; }}"""
+    return http_small.start_nginx(workdir, server, port, path="/body.txt")
 
 
 def proxy_config(port: int, backend_port: int, algo: str, threads: bool) -> str:
@@ -209,10 +161,10 @@ def start_target(name: str, workdir: Path, backend_port: int) -> Target:
     d.mkdir(exist_ok=True)
     if name.startswith("haproxy"):
         assert HAPROXY is not None
-        (d / "haproxy.cfg").write_text(proxy_config(port, backend_port, algo, True))
-        return start("haproxy", [HAPROXY, "-db", "-f", str(d / "haproxy.cfg")], d, port)
-    (d / "lb.cfg").write_text(proxy_config(port, backend_port, algo, False))
-    return start("lb", [LB_PYTHON, "-m", "lb", "-n", "1", "-f", str(d / "lb.cfg")], d, port)
+        config = proxy_config(port, backend_port, algo, True)
+        return proxies.start_haproxy(HAPROXY, d, config, port, probe="/body.txt").target
+    config = proxy_config(port, backend_port, algo, False)
+    return proxies.start_lb(d, config, port, workers=1, probe="/body.txt").target
 
 
 def floor(algo: str, body: bytes, seconds: float = 2.0) -> float:

@@ -62,8 +62,10 @@ TARGETS = ("direct", "haproxy", "lb", "nginx", "floor")
 SCENARIOS = ("keepalive", "close")
 
 
-def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """Wait until port answers an HTTP request with a 200."""
+def wait_http(
+    port: int, proc: subprocess.Popen[bytes], timeout: float = 20, path: str = "/small.txt"
+) -> None:
+    """Wait until port answers a GET of ``path`` with a 200."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -72,7 +74,7 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
         try:
             with socket.create_connection(("127.0.0.1", port), 1) as s:
                 s.settimeout(2)
-                s.sendall(b"GET /small.txt HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n".encode())
                 data = b""
                 while chunk := s.recv(4096):
                     data += chunk
@@ -88,11 +90,13 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> 
 # --------------------------------------------------------------------------- processes
 
 
-def serving(name: str, port: int, proc: subprocess.Popen[bytes]) -> Target:
+def serving(
+    name: str, port: int, proc: subprocess.Popen[bytes], path: str = "/small.txt"
+) -> Target:
     """The started process as a Target, once it answers HTTP on ``port`` (stopped if not)."""
     t = Target(name, port, proc, ProcRef.of(proc.pid))
     try:
-        wait_http(port, proc)
+        wait_http(port, proc, path=path)
     except Exception:
         t.stop()
         raise
@@ -120,7 +124,8 @@ http {{
 """
 
 
-def start_nginx(workdir: Path, body: str, port: int) -> Target:
+def start_nginx(workdir: Path, body: str, port: int, path: str = "/small.txt") -> Target:
+    """nginx with ``body`` in its http block, ready once it serves ``path``."""
     assert NGINX is not None
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
@@ -130,7 +135,7 @@ def start_nginx(workdir: Path, body: str, port: int) -> Target:
     proc = subprocess.Popen(
         [NGINX, "-c", str(cfg), "-p", str(workdir)], stdout=err, stderr=err, cwd=workdir
     )
-    return serving("nginx", port, proc)
+    return serving("nginx", port, proc, path)
 
 
 def start_backend(workdir: Path) -> Target:
