@@ -303,31 +303,26 @@ class StickTable:
         c.add(base + E_USE, 1)
         if self.o_conn_cur >= 0:
             c.add(base + self.o_conn_cur, 1)
-        if self.o_conn_cnt >= 0:
-            c.add(base + self.o_conn_cnt, 1)
-        if self.o_conn_rate >= 0:
-            freq.update(c, base + self.o_conn_rate, self.p_conn_rate, now, 1, self.view)
+        self._event(base, self.o_conn_cnt, self.o_conn_rate, self.p_conn_rate, now)
 
     def session(self, base: int, now: int) -> None:
         """A connection tracked at tcp-request connection became a session."""
-        if self.o_sess_cnt >= 0:
-            self.c.add(base + self.o_sess_cnt, 1)
-        if self.o_sess_rate >= 0:
-            freq.update(self.c, base + self.o_sess_rate, self.p_sess_rate, now, 1, self.view)
+        self._event(base, self.o_sess_cnt, self.o_sess_rate, self.p_sess_rate, now)
 
     def request(self, base: int, now: int) -> None:
         """An HTTP request by a tracked client."""
-        if self.o_req_cnt >= 0:
-            self.c.add(base + self.o_req_cnt, 1)
-        if self.o_req_rate >= 0:
-            freq.update(self.c, base + self.o_req_rate, self.p_req_rate, now, 1, self.view)
+        self._event(base, self.o_req_cnt, self.o_req_rate, self.p_req_rate, now)
 
     def error(self, base: int, now: int) -> None:
         """An HTTP error by a tracked client (HAProxy's http_err: a 4xx)."""
-        if self.o_err_cnt >= 0:
-            self.c.add(base + self.o_err_cnt, 1)
-        if self.o_err_rate >= 0:
-            freq.update(self.c, base + self.o_err_rate, self.p_err_rate, now, 1, self.view)
+        self._event(base, self.o_err_cnt, self.o_err_rate, self.p_err_rate, now)
+
+    def _event(self, base: int, cnt: int, rate: int, period: int, now: int) -> None:
+        """One event in a counter and its rate, each where the table stores it (-1: not)."""
+        if cnt >= 0:
+            self.c.add(base + cnt, 1)
+        if rate >= 0:
+            freq.update(self.c, base + rate, period, now, 1, self.view)
 
     def release(self, base: int, fp: int, now: int) -> None:
         """The connection or request that tracked the entry is over."""
