@@ -55,14 +55,19 @@ def new_context(settings: TlsSettings) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = TLS_VERSIONS.get(settings.min_version, ssl.TLSVersion.TLSv1_2)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
-    if settings.ciphers:
-        try:
-            ctx.set_ciphers(settings.ciphers)
-        except ssl.SSLError:
-            raise TlsConfigError(f"no usable cipher in '{settings.ciphers}'") from None
+    set_ciphers(ctx, settings.ciphers)
     if settings.alpn:
         ctx.set_alpn_protocols(settings.alpn)
     return ctx
+
+
+def set_ciphers(ctx: ssl.SSLContext, ciphers: str) -> None:
+    """``ciphers LIST`` (TLS 1.2 and below), for listeners and servers alike."""
+    if ciphers:
+        try:
+            ctx.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise TlsConfigError(f"no usable cipher in '{ciphers}'") from None
 
 
 def load_certificate(ctx: ssl.SSLContext, path: str) -> list[str]:

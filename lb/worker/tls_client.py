@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from lb.worker.tls import TLS_VERSIONS, TlsConfigError
+from lb.worker.tls import TLS_VERSIONS, TlsConfigError, set_ciphers
 
 if TYPE_CHECKING:
     from lb.acl import HttpTxn, Runtime
@@ -95,11 +95,7 @@ def new_client_context(settings: ClientTlsSettings, check_names: bool) -> ssl.SS
                 f"'{settings.crt}' does not hold a usable certificate and private key "
                 f"({e.reason or e})"
             ) from None
-    if settings.ciphers:
-        try:
-            ctx.set_ciphers(settings.ciphers)
-        except ssl.SSLError:
-            raise TlsConfigError(f"no usable cipher in '{settings.ciphers}'") from None
+    set_ciphers(ctx, settings.ciphers)
     if settings.alpn:
         ctx.set_alpn_protocols(list(settings.alpn))
     return ctx
