@@ -14,10 +14,12 @@ must use the same kind (they do: the choice is the install plus LB_NATIVE, which
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import mmap
 import struct
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from lb._native import _ext
@@ -123,51 +125,46 @@ class _PySharedCounters(SharedCounters):
         super().__init__(mm, fd, native)
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def _locked(self, index: int, mode: int = _LOCK_EX) -> Iterator[int]:
+        """The slot's byte range locked (``mode``) for this thread and process; yields its
+        offset in the mapping (the caller has checked the index)."""
+        off = index * 8
+        with self._lock:  # type: ignore[union-attr]
+            _lockf(self._fd, mode, 8, off)
+            try:
+                yield off
+            finally:
+                _lockf(self._fd, _LOCK_UN, 8, off)
+
     def _rmw(self, index: int, delta: int, limit: int | None) -> int | None:
         """value += delta under the slot lock; with ``limit``, only if value < limit."""
         self._check(index)
         if not _I64_MIN <= delta < -_I64_MIN:
             raise OverflowError(f"delta {delta} does not fit in int64")
-        off = index * 8
-        mm = self._mm
-        fd = self._fd
-        with self._lock:  # type: ignore[union-attr]
-            _lockf(fd, _LOCK_EX, 8, off)
-            try:
-                value = _slot.unpack_from(mm, off)[0]
-                if limit is not None and value >= limit:
-                    return None
-                value = _wrap(value + delta)
-                _slot.pack_into(mm, off, value)
-                return value
-            finally:
-                _lockf(fd, _LOCK_UN, 8, off)
+        with self._locked(index) as off:
+            value = _slot.unpack_from(self._mm, off)[0]
+            if limit is not None and value >= limit:
+                return None
+            value = _wrap(value + delta)
+            _slot.pack_into(self._mm, off, value)
+            return value
 
     def add(self, index: int, delta: int) -> int:
         return self._rmw(index, delta, None)  # type: ignore[return-value]
 
     def load(self, index: int) -> int:
         self._check(index)
-        off = index * 8
-        with self._lock:  # type: ignore[union-attr]
-            # shared lock: never observe a half-written slot of a concurrent writer
-            _lockf(self._fd, _LOCK_SH, 8, off)
-            try:
-                return _slot.unpack_from(self._mm, off)[0]
-            finally:
-                _lockf(self._fd, _LOCK_UN, 8, off)
+        # shared lock: never observe a half-written slot of a concurrent writer
+        with self._locked(index, _LOCK_SH) as off:
+            return _slot.unpack_from(self._mm, off)[0]
 
     def store(self, index: int, value: int) -> None:
         self._check(index)
         if not _I64_MIN <= value < -_I64_MIN:
             raise OverflowError(f"value {value} does not fit in int64")
-        off = index * 8
-        with self._lock:  # type: ignore[union-attr]
-            _lockf(self._fd, _LOCK_EX, 8, off)
-            try:
-                _slot.pack_into(self._mm, off, value)
-            finally:
-                _lockf(self._fd, _LOCK_UN, 8, off)
+        with self._locked(index) as off:
+            _slot.pack_into(self._mm, off, value)
 
     def try_acquire(self, index: int, limit: int) -> bool:
         return self._rmw(index, 1, limit if limit > 0 else None) is not None
@@ -179,18 +176,11 @@ class _PySharedCounters(SharedCounters):
         self._check(index)
         if not _I64_MIN <= desired < -_I64_MIN:
             raise OverflowError(f"value {desired} does not fit in int64")
-        off = index * 8
-        mm = self._mm
-        fd = self._fd
-        with self._lock:  # type: ignore[union-attr]
-            _lockf(fd, _LOCK_EX, 8, off)
-            try:
-                value: int = _slot.unpack_from(mm, off)[0]
-                if value == expected:
-                    _slot.pack_into(mm, off, desired)
-                return value
-            finally:
-                _lockf(fd, _LOCK_UN, 8, off)
+        with self._locked(index) as off:
+            value: int = _slot.unpack_from(self._mm, off)[0]
+            if value == expected:
+                _slot.pack_into(self._mm, off, desired)
+            return value
 
     def close(self) -> None:
         self.size = 0
