@@ -15,8 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.netns import Frame, Host, Lan
-from tests.support.peers import need_command, need_root
+from tests.support.netns import Frame, Host
 from tests.support.vrrp_nodes import (
     KeepalivedNode,
     LbNode,
@@ -24,6 +23,7 @@ from tests.support.vrrp_nodes import (
     Nodes,
     instance,
     keepalived_conf,
+    lan_nodes,
     wait_for,
 )
 
@@ -35,15 +35,8 @@ GROUP6 = "ff02::12"
 @pytest.fixture
 def nodes6() -> Iterator[Nodes]:
     """Three hosts with IPv6: h1 and h2 run VRRP, h3 is a client of the VIP."""
-    need_root()
-    need_command("ip")
-    with Lan(hosts=3, ipv6=True) as lan:
-        made = Nodes(lan)
-        try:
-            yield made
-        finally:
-            problems = made.close()
-    assert not problems, "\n".join(problems)
+    with lan_nodes(3, ipv6=True) as made:
+        yield made
 
 
 def _node(nodes: Nodes, kind: str, i: int) -> Node:

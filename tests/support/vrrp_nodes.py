@@ -649,12 +649,13 @@ class Nodes:
         return problems
 
 
-@pytest.fixture
-def nodes() -> Iterator[Nodes]:
-    """A 3-host LAN (IPv4 only, eth1 in 192.168.22.0/24, as the seeds expect) and its nodes."""
+@contextlib.contextmanager
+def lan_nodes(hosts: int, ipv6: bool) -> Iterator[Nodes]:
+    """A LAN of ``hosts`` namespaces on one bridge and the nodes run there; at the end every
+    node is stopped and the LAN removed, and what went wrong while stopping fails the test."""
     need_root()
     need_command("ip")
-    with Lan(hosts=3, ipv6=False) as lan:
+    with Lan(hosts=hosts, ipv6=ipv6) as lan:
         made = Nodes(lan)
         _DIAGNOSE.append(made.logs)
         try:
@@ -663,3 +664,10 @@ def nodes() -> Iterator[Nodes]:
             _DIAGNOSE.remove(made.logs)
             problems = made.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def nodes() -> Iterator[Nodes]:
+    """A 3-host LAN (IPv4 only, eth1 in 192.168.22.0/24, as the seeds expect) and its nodes."""
+    with lan_nodes(3, ipv6=False) as made:
+        yield made

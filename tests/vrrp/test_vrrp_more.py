@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns import Lan
-from tests.support.peers import need_command, need_root
 from tests.support.vrrp_nodes import (
     Nodes,
     instance,
     keepalived_conf,
+    lan_nodes,
     wait_for,
 )
 from tests.support.vrrp_nodes import nodes as nodes  # fixture
@@ -25,15 +24,8 @@ VIP6 = "fd00:22::249"
 @pytest.fixture
 def nodes6() -> Iterator[Nodes]:
     """Two hosts with IPv6 (link-local for the adverts, fd00:22::/64 for the VIP)."""
-    need_root()
-    need_command("ip")
-    with Lan(hosts=2, ipv6=True) as lan:
-        made = Nodes(lan)
-        try:
-            yield made
-        finally:
-            problems = made.close()
-    assert not problems, "\n".join(problems)
+    with lan_nodes(2, ipv6=True) as made:
+        yield made
 
 
 def _has(host: object, address: str) -> bool:
@@ -73,7 +65,8 @@ def test_unicast_peers_without_multicast(nodes: Nodes) -> None:
     a.start(conf(h1.ip4, h2.ip4, 150))
     b.start(conf(h2.ip4, h1.ip4, 100))
     wait_for(lambda: a.state() == "MASTER" and b.state() == "BACKUP", 8, "unicast election")
-    assert b.show()["VI_1"].counter("adverts_received") > 0
+    # b is BACKUP from its start: wait for it to have heard the master's unicast adverts
+    wait_for(lambda: b.show()["VI_1"].counter("adverts_received") > 0, 5, "b hears a")
     frames = cap.stop()
     # adverts go to the peer only: none to the multicast group (h3 sees no VRRP at all)
     assert not [f for f in frames if f.ip() is not None and f.ip()[1] == "224.0.0.18"]
